@@ -1,0 +1,324 @@
+"""Thin Flink adapters: each maps Flink state and timers onto a pure transition in ``udfs``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pyflink.common import Row
+from pyflink.common.typeinfo import Types
+from pyflink.common.watermark_strategy import TimestampAssigner
+from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
+from pyflink.datastream.state import (
+    ListStateDescriptor,
+    MapStateDescriptor,
+    ValueStateDescriptor,
+)
+
+from jobs.codec import LINE_STATE_TYPE, event_to_row, line_to_row, row_to_event, row_to_line
+from udfs.daily import DailyState, DailyTotals, LineDelta, daily_json
+from udfs.events import MalformedEventError, OrderEvent, parse_event
+from udfs.ledger import LineKind
+from udfs.lifecycle import OrderLifecycle, OrderState, Step
+from udfs.money import to_minor
+from udfs.timefmt import format_ms
+
+DEAD_LETTER = OutputTag("dead-letter", Types.STRING())
+LEDGER = OutputTag("pay-ledger", Types.STRING())
+QUARANTINE = OutputTag("quarantine", Types.STRING())
+AUDIT = OutputTag("audit", Types.STRING())
+
+Decoder = Callable[[Any], tuple[str, bytes]]
+
+
+def decode_staged_line(value: str) -> tuple[str, bytes]:
+    r"""File source records are ``<line number>\\t<base64 of the original bytes>``."""
+    position, _, payload = value.partition("\t")
+    return f"line {position}", base64.b64decode(payload)
+
+
+def dumps(record: dict[str, Any]) -> str:
+    """Compact, key-ordered JSON as every output record is written."""
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+
+
+class ParseEvents(ProcessFunction):  # type: ignore[misc]
+    """Validate raw records against the contract; malformed ones go to the dead-letter output."""
+
+    def __init__(self, zone_names: frozenset[str], decode: Decoder) -> None:
+        self.zone_names = zone_names
+        self.decode = decode
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        group = runtime_context.get_metrics_group().add_group("driverpay")
+        self.valid = group.counter("events_valid")
+        self.malformed = group.counter("events_malformed")
+
+    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
+        position, payload = self.decode(value)
+        try:
+            event = parse_event(payload, self.zone_names)
+        except MalformedEventError as exc:
+            self.malformed.inc()
+            text = payload.decode("utf-8", errors="replace")
+            record = {"reason": str(exc), "payload": text, "position": position}
+            if text.encode() != payload:  # not valid UTF-8: keep the exact bytes too
+                record["payload_base64"] = base64.b64encode(payload).decode()
+            yield DEAD_LETTER, dumps(record)
+            return
+        self.valid.inc()
+        yield event_to_row(event)
+
+
+class EventTimeAssigner(TimestampAssigner):  # type: ignore[misc]
+    """Event time is the event's own ``event_time``, never arrival time."""
+
+    def extract_timestamp(self, value: Any, record_timestamp: int) -> int:
+        return int(value[4])
+
+
+class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
+    """Keyed by ``order_id``: dedup, lifecycle, pay lines, corrections, quarantine."""
+
+    def __init__(self, lifecycle: OrderLifecycle) -> None:
+        self.lifecycle = lifecycle
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.events = runtime_context.get_map_state(
+            MapStateDescriptor("events", Types.STRING(), _EVENT_STATE_TYPE)
+        )
+        self.lines = runtime_context.get_list_state(ListStateDescriptor("lines", LINE_STATE_TYPE))
+        self.meta = runtime_context.get_state(ValueStateDescriptor("meta", _META_TYPE))
+        group = runtime_context.get_metrics_group().add_group("driverpay")
+        self.counters = {
+            name: group.counter(name)
+            for name in (
+                "duplicates",
+                "late_events",
+                "quarantined",
+                "pay_lines",
+                "reversals",
+                "adjustments",
+                "open_orders",
+            )
+        }
+
+    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        state = self._load()
+        watermark = ctx.timer_service().current_watermark()
+        fresh = not state.events
+        event = row_to_event(value)
+        step = self.lifecycle.on_event(state, event, watermark)
+        if step.duplicate:
+            self.counters["duplicates"].inc()
+            yield AUDIT, _audit("DUPLICATE", event, watermark)
+            return
+        if step.late:
+            self.counters["late_events"].inc()
+            yield AUDIT, _audit("LATE", event, watermark)
+        if fresh:
+            self.counters["open_orders"].inc()
+        yield from self._finish(state, step, ctx, event.time_ms)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        state = self._load()
+        if not state.events:
+            return
+        step = self.lifecycle.on_timer(state, ctx.timer_service().current_watermark())
+        yield from self._finish(state, step, ctx, timestamp)
+
+    def _finish(self, state: OrderState, step: Step, ctx: Any, event_ms: int) -> Iterator[Any]:
+        for line in step.lines:
+            self.counters[_LINE_COUNTER[line.kind]].inc()
+            yield LEDGER, line.to_json()
+            yield LineDeltaRow.of(line, event_ms)
+        for record in step.quarantine:
+            self.counters["quarantined"].inc()
+            yield QUARANTINE, dumps(record)
+        old_timer = self.meta.value()[1] if self.meta.value() is not None else None
+        if old_timer is not None and old_timer != step.timer_ms:
+            ctx.timer_service().delete_event_time_timer(old_timer)
+        if step.discard:
+            self.events.clear()
+            self.lines.clear()
+            self.meta.clear()
+            self.counters["open_orders"].dec()
+            return
+        self._store(state, step.timer_ms)
+        if step.timer_ms is not None and step.timer_ms != old_timer:
+            ctx.timer_service().register_event_time_timer(step.timer_ms)
+
+    def _load(self) -> OrderState:
+        meta = self.meta.value()
+        if meta is None:
+            return OrderState()
+        state = OrderState(revision=meta[0])
+        for event_id, r in self.events.items():
+            state.events[event_id] = OrderEvent(event_id, r[0], r[1], _event_type(r[2]), r[3], r[4])
+            if r[5]:
+                state.quarantined.add(event_id)
+        state.lines = [row_to_line(r) for r in self.lines.get()]
+        return state
+
+    def _store(self, state: OrderState, timer_ms: int | None) -> None:
+        for event_id, e in state.events.items():
+            self.events.put(
+                event_id,
+                Row(
+                    e.order_id,
+                    e.driver_id,
+                    e.type.value,
+                    e.time_ms,
+                    e.zone,
+                    event_id in state.quarantined,
+                ),
+            )
+        self.lines.update([line_to_row(line) for line in state.lines])
+        self.meta.update(Row(state.revision, timer_ms))
+
+
+class LineDeltaRow:
+    """Builds the typed row the daily stage consumes from a ledger line."""
+
+    @staticmethod
+    def of(line: Any, event_ms: int) -> Row:
+        iv = line.interval
+        count = -1 if line.kind is LineKind.REVERSAL else 1
+        return Row(
+            iv.driver_id,
+            line.pay_date.isoformat(),
+            iv.zone,
+            line.currency,
+            to_minor(line.amount, line.currency),
+            count,
+            event_ms,
+        )
+
+
+class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
+    """Keyed by ``driver_id|pay_date``: running totals, finalization, retention."""
+
+    def __init__(self, totals: DailyTotals) -> None:
+        self.totals = totals
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.state = runtime_context.get_state(ValueStateDescriptor("daily", _DAILY_TYPE))
+        group = runtime_context.get_metrics_group().add_group("driverpay")
+        self.finalized = group.counter("days_finalized")
+        self.post_final = group.counter("post_final_updates")
+        self.too_late = group.counter("lines_beyond_retention")
+
+    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        stored = self.state.value()
+        state = _daily_from_row(stored) if stored is not None else None
+        delta = LineDelta(*value)
+        watermark = ctx.timer_service().current_watermark()
+        new_state, step = self.totals.on_line(state, delta, watermark)
+        if step.too_late:
+            self.too_late.inc()
+            yield AUDIT, dumps({"kind": "DAY_BEYOND_RETENTION", **delta.__dict__})
+            return
+        assert new_state is not None
+        if new_state.post_final:
+            self.post_final.inc()
+        yield from self._finish(new_state, step, ctx, stored[8] if stored is not None else None)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        stored = self.state.value()
+        if stored is None:
+            return
+        driver_id, _, pay_date = ctx.get_current_key().partition("|")
+        state = _daily_from_row(stored)
+        step = self.totals.on_timer(
+            state, driver_id, pay_date, ctx.timer_service().current_watermark()
+        )
+        if step.discard:
+            self.state.clear()
+            return
+        if step.emit is not None:
+            self.finalized.inc()
+        yield from self._finish(state, step, ctx, stored[8])
+
+    def _finish(
+        self, state: DailyState, step: Any, ctx: Any, old_timer: int | None
+    ) -> Iterator[str]:
+        if step.emit is not None:
+            yield daily_json(step.emit)
+        if old_timer is not None and old_timer != step.timer_ms:
+            ctx.timer_service().delete_event_time_timer(old_timer)
+        if step.timer_ms is not None and step.timer_ms != old_timer:
+            ctx.timer_service().register_event_time_timer(step.timer_ms)
+        self.state.update(
+            Row(
+                state.currency,
+                state.total_minor,
+                state.line_count,
+                state.version,
+                state.final,
+                state.post_final,
+                state.day_end_ms,
+                state.as_of_ms,
+                step.timer_ms,
+            )
+        )
+
+
+def _daily_from_row(r: Row) -> DailyState:
+    return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
+
+
+def _audit(kind: str, event: OrderEvent, watermark: int) -> str:
+    return dumps(
+        {
+            "kind": kind,
+            "event_id": event.event_id,
+            "order_id": event.order_id,
+            "event_time": format_ms(event.time_ms),
+            "watermark": format_ms(watermark) if watermark > _NO_WATERMARK else None,
+        }
+    )
+
+
+def _event_type(name: str) -> Any:
+    from udfs.events import EventType
+
+    return EventType(name)
+
+
+_NO_WATERMARK = -(2**62)  # Flink reports Long.MIN_VALUE before the first watermark
+_LINE_COUNTER = {
+    LineKind.LINE: "pay_lines",
+    LineKind.REVERSAL: "reversals",
+    LineKind.ADJUSTMENT: "adjustments",
+}
+_EVENT_STATE_TYPE = Types.ROW_NAMED(
+    ["order_id", "driver_id", "type", "time_ms", "zone", "quarantined"],
+    [Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG(), Types.STRING(), Types.BOOLEAN()],
+)
+_META_TYPE = Types.ROW_NAMED(["revision", "timer_ms"], [Types.INT(), Types.LONG()])
+_DAILY_TYPE = Types.ROW_NAMED(
+    [
+        "currency",
+        "total_minor",
+        "line_count",
+        "version",
+        "final",
+        "post_final",
+        "day_end_ms",
+        "as_of_ms",
+        "timer_ms",
+    ],
+    [
+        Types.STRING(),
+        Types.LONG(),
+        Types.LONG(),
+        Types.LONG(),
+        Types.BOOLEAN(),
+        Types.BOOLEAN(),
+        Types.LONG(),
+        Types.LONG(),
+        Types.LONG(),
+    ],
+)

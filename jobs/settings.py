@@ -1,0 +1,22 @@
+"""Tunable time bounds of the streaming job, in event-time milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Defaults and their reasons are in docs/design.md ("Late data and state lifetime")."""
+
+    out_of_orderness_ms: int = 2 * MINUTE  # watermark lag behind the largest event time seen
+    idleness_ms: int = MINUTE  # a source split silent this long stops holding watermarks back
+    grace_ms: int = HOUR  # lateness an order absorbs; also how long closed orders are kept
+    max_open_ms: int = 12 * HOUR  # an order open longer is flagged and dropped from state
+    finalize_grace_ms: int = HOUR  # a driver-day is final at local midnight + this
+    daily_retention_ms: int = 7 * 24 * HOUR  # final days keep state this long for adjustments
+    parallelism: int = 1
+    checkpoint_interval_ms: int = 10_000

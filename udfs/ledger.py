@@ -1,0 +1,151 @@
+"""The pay ledger: immutable, deterministically identified lines, reversals and adjustments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from udfs.pay import RULE_VERSION, price_interval
+from udfs.timefmt import format_ms
+from udfs.zones import Zones
+
+
+class LineKind(StrEnum):
+    """``LINE`` pays an interval; ``REVERSAL`` negates one; ``ADJUSTMENT`` replaces one."""
+
+    LINE = "LINE"
+    REVERSAL = "REVERSAL"
+    ADJUSTMENT = "ADJUSTMENT"
+
+
+@dataclass(frozen=True, slots=True)
+class PaidInterval:
+    """A closed, paying work interval of one order for one driver (before day splitting)."""
+
+    order_id: str
+    driver_id: str
+    zone: str
+    start_ms: int
+    end_ms: int
+    start_event_id: str
+    end_event_id: str
+    end_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayLine:
+    """One ledger record; ``amount`` is signed and already rounded."""
+
+    line_id: str
+    kind: LineKind
+    interval: PaidInterval
+    pay_date: date
+    start_ms: int
+    end_ms: int
+    base_ms: int
+    weighted_ms: Decimal
+    rate_per_minute: Decimal
+    amount: Decimal
+    currency: str
+    zones_version: str
+    schedule_version: str
+    reason: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON shape of BRIEF 1.5 (decimals as strings, instants as RFC 3339 UTC)."""
+        iv = self.interval
+        return {
+            "line_id": self.line_id,
+            "kind": self.kind.value,
+            "order_id": iv.order_id,
+            "driver_id": iv.driver_id,
+            "zone": iv.zone,
+            "pay_date": self.pay_date.isoformat(),
+            "start": format_ms(self.start_ms),
+            "end": format_ms(self.end_ms),
+            "base_ms": self.base_ms,
+            "weighted_ms": json_number(self.weighted_ms),
+            "rate_per_minute": str(self.rate_per_minute),
+            "amount": str(self.amount),
+            "currency": self.currency,
+            "zones_version": self.zones_version,
+            "schedule_version": self.schedule_version,
+            "rule_version": RULE_VERSION,
+            "interval_start": format_ms(iv.start_ms),
+            "interval_end": format_ms(iv.end_ms),
+            "start_event_id": iv.start_event_id,
+            "end_event_id": iv.end_event_id,
+            "end_type": iv.end_type,
+            "reason": self.reason,
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON text: same line, same bytes."""
+        return json.dumps(self.to_record(), separators=(",", ":"), ensure_ascii=False)
+
+
+def json_number(value: Decimal) -> int | str:
+    """Whole milliseconds as a JSON integer; a fractional weight keeps its exact decimal text."""
+    return int(value) if value == value.to_integral_value() else format(value.normalize(), "f")
+
+
+def line_id(*parts: object) -> str:
+    """Deterministic id from the line's identity: same input, same id, across replays."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def lines_for(
+    interval: PaidInterval,
+    zones: Zones,
+    kind: LineKind = LineKind.LINE,
+    reason: str | None = None,
+    revision: int = 0,
+) -> list[PayLine]:
+    """Price ``interval`` into one line per local day; a ``REVERSAL`` negates each of them."""
+    zone = zones[interval.zone]
+    sign = -1 if kind is LineKind.REVERSAL else 1
+    lines = []
+    for part in price_interval(zone, interval.start_ms, interval.end_ms):
+        identity = (
+            interval.order_id,
+            interval.driver_id,
+            interval.start_event_id,
+            interval.end_event_id,
+            interval.start_ms,
+            interval.end_ms,
+            part.pay_date,
+            zones.version,
+        )
+        # Only a first-revision LINE keeps the bare identity: a reversal or adjustment must never
+        # share the id (the sinks' primary key) of the line it corrects.
+        plain = revision == 0 and kind is LineKind.LINE
+        ident = line_id(*identity) if plain else line_id(kind.value, revision, *identity)
+        lines.append(
+            PayLine(
+                ident,
+                kind,
+                interval,
+                part.pay_date,
+                part.start_ms,
+                part.end_ms,
+                sign * part.base_ms,
+                _signed(sign, part.weighted_ms),
+                zone.rate_per_minute,
+                _signed(sign, part.amount),
+                zone.currency,
+                zones.version,
+                zone.schedule.version,
+                reason,
+            )
+        )
+    return lines
+
+
+def _signed(sign: int, value: Decimal) -> Decimal:
+    """``sign * value`` without a negative zero (``-0.00`` would leak into the ledger text)."""
+    return value if sign > 0 else Decimal(0) - value

@@ -1,0 +1,237 @@
+"""Order lifecycles: from an order's events (any arrival order) to its paid intervals.
+
+``derive`` is a pure function of the order's deduplicated event set, so the net pay of an order
+does not depend on arrival order. ``OrderLifecycle`` is the streaming transition around it: it
+returns what to emit (lines, reversals, adjustments, quarantine records), the next timer, and
+whether the order's state can be discarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from udfs.events import EventType, OrderEvent
+from udfs.ledger import LineKind, PaidInterval, PayLine, line_id, lines_for
+from udfs.timefmt import format_ms
+from udfs.zones import Zone, Zones
+
+# Ties at one instant: a release comes before a new acceptance, which comes before its end,
+# so "unassigned + re-accepted" and zero-length intervals both read naturally.
+_RANK = {
+    EventType.UNASSIGNED: 0,
+    EventType.ACCEPTED: 1,
+    EventType.PICKED_UP: 2,
+    EventType.CANCELLED: 3,
+    EventType.DELIVERED: 3,
+}
+_CLOSING = frozenset({EventType.DELIVERED, EventType.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """An event that makes no sense where it sits in the order's timeline."""
+
+    event: OrderEvent
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Derivation:
+    """What an order's events say: its paying intervals, anomalies, and whether it is open."""
+
+    intervals: tuple[PaidInterval, ...]
+    anomalies: tuple[Anomaly, ...]
+    open_accept: OrderEvent | None
+    closed: bool
+
+
+def derive(events: Iterable[OrderEvent], zones: Mapping[str, Zone]) -> Derivation:
+    """Replay the events in event-time order through the order state machine."""
+    intervals: list[PaidInterval] = []
+    anomalies: list[Anomaly] = []
+    current: OrderEvent | None = None
+    closed_by: OrderEvent | None = None
+    for e in sorted(events, key=lambda e: (e.time_ms, _RANK[e.type], e.event_id)):
+        reason = _reject(e, current, closed_by)
+        if reason:
+            anomalies.append(Anomaly(e, reason))
+        elif e.type is EventType.ACCEPTED:
+            current = e
+        elif e.type is not EventType.PICKED_UP and current is not None:
+            if e.type in zones[current.zone].paid_on:
+                intervals.append(
+                    PaidInterval(
+                        e.order_id,
+                        e.driver_id,
+                        current.zone,
+                        current.time_ms,
+                        e.time_ms,
+                        current.event_id,
+                        e.event_id,
+                        e.type.value,
+                    )
+                )
+            current = None
+            closed_by = e if e.type in _CLOSING else None
+    return Derivation(tuple(intervals), tuple(anomalies), current, closed_by is not None)
+
+
+def _reject(e: OrderEvent, current: OrderEvent | None, closed_by: OrderEvent | None) -> str:
+    """Why ``e`` is invalid given the state before it, or '' when it is a valid transition."""
+    if closed_by is not None:
+        what = "conflicting" if e.type in _CLOSING else "late"
+        return (
+            f"{what} {e.type} after the order closed ({closed_by.type} at "
+            f"{format_ms(closed_by.time_ms)})"
+        )
+    if e.type is EventType.ACCEPTED:
+        if current is not None:
+            return f"ACCEPTED by {e.driver_id} while assigned to {current.driver_id}"
+        return ""
+    if current is None:
+        return f"{e.type} by {e.driver_id} without an open acceptance"
+    if e.driver_id != current.driver_id:
+        return f"{e.type} by {e.driver_id}, who never accepted (assigned to {current.driver_id})"
+    return ""
+
+
+@dataclass
+class OrderState:
+    """Everything kept for one order; ``lines`` are the ledger lines currently in effect."""
+
+    events: dict[str, OrderEvent] = field(default_factory=dict)
+    quarantined: set[str] = field(default_factory=set)
+    lines: list[PayLine] = field(default_factory=list)
+    revision: int = 0
+
+
+@dataclass
+class Step:
+    """What one transition produced; ``discard`` means the order's state can be cleared."""
+
+    lines: list[PayLine] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    duplicate: bool = False
+    late: bool = False
+    timer_ms: int | None = None
+    discard: bool = False
+
+
+@dataclass(frozen=True)
+class OrderLifecycle:
+    """Transitions of one order; ``grace_ms`` bounds lateness, ``max_open_ms`` open orders."""
+
+    zones: Zones
+    grace_ms: int
+    max_open_ms: int
+
+    def on_event(self, state: OrderState, event: OrderEvent, watermark_ms: int) -> Step:
+        """Apply one event: dedup by ``event_id``, re-derive, emit what changed."""
+        if event.event_id in state.events:
+            return Step(duplicate=True, timer_ms=self._deadline(state, derive_of(state, self)))
+        state.events[event.event_id] = event
+        step = Step(late=event.time_ms < watermark_ms)
+        derivation = derive_of(state, self)
+        step.lines = self._reconcile(state, derivation, event)
+        return self._settle(state, derivation, watermark_ms, step)
+
+    def on_timer(self, state: OrderState, watermark_ms: int) -> Step:
+        """The watermark moved: quarantine settled anomalies, flag or discard the order."""
+        return self._settle(state, derive_of(state, self), watermark_ms, Step())
+
+    def _reconcile(self, state: OrderState, d: Derivation, cause: OrderEvent) -> list[PayLine]:
+        """Diff the paid intervals against the lines in effect; never edit a line in place."""
+        paid = {line.interval for line in state.lines}
+        wanted = set(d.intervals)
+        gone = [line for line in state.lines if line.interval not in wanted]
+        new = [iv for iv in d.intervals if iv not in paid]
+        if not gone and not new:
+            return []
+        out: list[PayLine] = []
+        if gone:
+            state.revision += 1
+            reason = f"corrected by {cause.type} {cause.event_id} at {format_ms(cause.time_ms)}"
+            out += [reverse(line, reason) for line in gone]
+            state.lines = [line for line in state.lines if line.interval in wanted]
+        kind = LineKind.ADJUSTMENT if gone else LineKind.LINE
+        reason_new = out[0].reason if gone else None
+        for interval in new:
+            added = lines_for(interval, self.zones, kind, reason_new, state.revision)
+            state.lines += added
+            out += added
+        return out
+
+    def _settle(self, state: OrderState, d: Derivation, watermark_ms: int, step: Step) -> Step:
+        for anomaly in d.anomalies:
+            due = anomaly.event.time_ms + self.grace_ms <= watermark_ms
+            if due and anomaly.event.event_id not in state.quarantined:
+                state.quarantined.add(anomaly.event.event_id)
+                step.quarantine.append(quarantine_record(anomaly.event, anomaly.reason))
+        deadline = self._deadline(state, d)
+        if deadline is not None and deadline <= watermark_ms:
+            if d.open_accept is not None:
+                opened = d.open_accept
+                step.quarantine.append(
+                    quarantine_record(
+                        opened,
+                        f"order open too long: accepted at {format_ms(opened.time_ms)}, "
+                        f"no end within {self.max_open_ms // 60_000} min",
+                        kind="OPEN_TOO_LONG",
+                    )
+                )
+            step.discard = True
+        else:
+            step.timer_ms = deadline
+        return step
+
+    def _deadline(self, state: OrderState, d: Derivation) -> int | None:
+        """The next watermark that changes something for this order."""
+        if not state.events:
+            return None
+        last = max(e.time_ms for e in state.events.values())
+        clear = last + self.grace_ms
+        if d.open_accept is not None:
+            clear = max(clear, d.open_accept.time_ms + self.max_open_ms)
+        pending = [
+            a.event.time_ms + self.grace_ms
+            for a in d.anomalies
+            if a.event.event_id not in state.quarantined
+        ]
+        return min([clear, *pending])
+
+
+def derive_of(state: OrderState, lifecycle: OrderLifecycle) -> Derivation:
+    """Derive from the events not already quarantined."""
+    live = (e for k, e in state.events.items() if k not in state.quarantined)
+    return derive(live, lifecycle.zones)
+
+
+def reverse(line: PayLine, reason: str) -> PayLine:
+    """The exact negation of a line in effect, with an id derived from the line it cancels."""
+    return replace(
+        line,
+        line_id=line_id(LineKind.REVERSAL.value, line.line_id),
+        kind=LineKind.REVERSAL,
+        base_ms=-line.base_ms,
+        weighted_ms=-line.weighted_ms,
+        amount=-line.amount,
+        reason=reason,
+    )
+
+
+def quarantine_record(
+    event: OrderEvent, reason: str, kind: str = "INVALID_TRANSITION"
+) -> dict[str, Any]:
+    """The quarantine output's shape: the event as understood, plus why it was set aside."""
+    return {
+        "kind": kind,
+        "reason": reason,
+        "event_id": event.event_id,
+        "order_id": event.order_id,
+        "driver_id": event.driver_id,
+        "type": event.type.value,
+        "event_time": format_ms(event.time_ms),
+        "zone": event.zone,
+    }

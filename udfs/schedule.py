@@ -1,0 +1,94 @@
+"""Peak schedules as a step function with its cumulative weighted time ``W(t)``.
+
+``W(t) = integral of m(u) du`` up to ``t``, where ``m`` is the largest multiplier of the windows
+covering ``u`` (1 where none does). An interval's weighted time is ``W(end) - W(start)``, so
+peak boundaries never need slicing and half-open edges cannot be counted twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Context, Decimal
+from itertools import pairwise
+
+ONE = Decimal(1)
+# W(t) is ~1e12 ms at today's epoch plus every digit of a multiplier: the default 28-digit
+# context would silently round it, so the schedule's arithmetic runs with room to spare.
+_EXACT = Context(prec=100)
+
+
+@dataclass(frozen=True, slots=True)
+class PeakWindow:
+    """A half-open ``[start_ms, end_ms)`` range paying ``multiplier`` times the base rate."""
+
+    start_ms: int
+    end_ms: int
+    multiplier: Decimal
+
+    def __post_init__(self) -> None:
+        if self.end_ms < self.start_ms:
+            raise ValueError(f"peak window ends before it starts: {self}")
+        if self.multiplier < 0:
+            raise ValueError(f"negative multiplier: {self.multiplier}")
+
+
+class PeakSchedule:
+    """Normalised, non-overlapping segments with the cumulative weight at each boundary."""
+
+    __slots__ = ("_cumulative", "_points", "_rates", "version")
+
+    def __init__(self, windows: Iterable[PeakWindow]) -> None:
+        segments = _normalise(list(windows))
+        self._points: list[int] = [start for start, _, _ in segments]
+        self._rates: list[Decimal] = [m for _, _, m in segments]
+        self._cumulative: list[Decimal] = []
+        # W(p0) = p0: outside every window time counts at multiplier 1.
+        total = Decimal(self._points[0]) if self._points else Decimal(0)
+        for start, end, m in segments:
+            self._cumulative.append(total)
+            total = _EXACT.add(total, _EXACT.multiply(m, end - start))
+        if segments:  # after the last window, time counts at multiplier 1 again
+            self._points.append(segments[-1][1])
+            self._rates.append(ONE)
+            self._cumulative.append(total)
+        self.version = _fingerprint(segments)
+
+    def weight(self, t_ms: int) -> Decimal:
+        """``W(t)``: cumulative weighted milliseconds at instant ``t``."""
+        i = bisect_right(self._points, t_ms) - 1
+        if i < 0:
+            return Decimal(t_ms)
+        since = _EXACT.multiply(self._rates[i], t_ms - self._points[i])
+        return _EXACT.add(self._cumulative[i], since)
+
+    def weighted_ms(self, start_ms: int, end_ms: int) -> Decimal:
+        """Weighted duration of ``[start, end)``; zero for a zero-length interval."""
+        if end_ms < start_ms:
+            raise ValueError(f"interval ends before it starts: [{start_ms}, {end_ms})")
+        return _EXACT.subtract(self.weight(end_ms), self.weight(start_ms))
+
+    def segments(self) -> list[tuple[int, int, Decimal]]:
+        """The normalised step function as ``(start, end, multiplier)`` triples."""
+        return list(zip(self._points, self._points[1:], self._rates, strict=False))
+
+
+def _normalise(windows: Sequence[PeakWindow]) -> list[tuple[int, int, Decimal]]:
+    """Sweep the window edges into contiguous segments; overlaps take the largest multiplier."""
+    points = sorted({w.start_ms for w in windows} | {w.end_ms for w in windows})
+    segments: list[tuple[int, int, Decimal]] = []
+    for start, end in pairwise(points):
+        covering = [w.multiplier for w in windows if w.start_ms <= start and end <= w.end_ms]
+        m = max(covering) if covering else ONE
+        if segments and segments[-1][1] == start and segments[-1][2] == m:
+            segments[-1] = (segments[-1][0], end, m)  # merge equal neighbours
+        else:
+            segments.append((start, end, m))
+    return segments
+
+
+def _fingerprint(segments: Sequence[tuple[int, int, Decimal]]) -> str:
+    text = ";".join(f"{s},{e},{m.normalize()}" for s, e, m in segments)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

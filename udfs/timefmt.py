@@ -1,0 +1,60 @@
+"""RFC 3339 instants <-> epoch milliseconds, the only time representation the core uses."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+class TimestampError(ValueError):
+    """A value is not an RFC 3339 timestamp with an explicit offset."""
+
+
+def parse_rfc3339_ms(text: str) -> int:
+    """Return epoch milliseconds for an RFC 3339 timestamp; sub-millisecond digits are floored.
+
+    The offset is mandatory: a naive local time would make the pay day ambiguous.
+    """
+    if not _RFC3339.match(text):
+        raise TimestampError(f"not an RFC 3339 timestamp with offset: {text!r}")
+    normalized = text.upper().replace(" ", "T")
+    if normalized.endswith("Z"):
+        normalized = normalized[:-1] + "+00:00"
+    head, dot, tail = normalized.partition(".")
+    if dot:  # fromisoformat wants 0-6 fraction digits; keep milliseconds only.
+        digits = tail[: len(tail) - 6]
+        normalized = f"{head}.{(digits + '000')[:3]}{tail[-6:]}"
+    try:
+        parsed = datetime.fromisoformat(normalized)
+    except ValueError as exc:
+        raise TimestampError(f"invalid date or time in {text!r}: {exc}") from None
+    return _epoch_ms(parsed)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def format_ms(epoch_ms: int) -> str:
+    """Render epoch milliseconds as RFC 3339 UTC with millisecond precision."""
+    moment = datetime.fromtimestamp(epoch_ms // 1000, tz=UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}Z"
+
+
+def to_datetime(epoch_ms: int) -> datetime:
+    """Epoch milliseconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(epoch_ms // 1000, tz=UTC).replace(
+        microsecond=(epoch_ms % 1000) * 1000
+    )
+
+
+def from_datetime(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (naive ones are refused)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise TimestampError(f"naive datetime refused: {moment.isoformat()}")
+    return _epoch_ms(moment)
