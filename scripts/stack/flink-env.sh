@@ -1,0 +1,33 @@
+# Sourced by flink.sh / sql-client.sh: locates the pip Flink distribution and renders .run/flink/{conf,plugins,opt}.
+VENV="${VENV:-$ROOT/.venv}"
+if [[ -z "${PYFLINK_HOME:-}" ]]; then
+  PYFLINK_HOME="$(ls -d "$VENV"/lib/python3*/site-packages/pyflink 2>/dev/null | head -1)"
+fi
+[[ -x "${PYFLINK_HOME:-/nonexistent}/bin/start-cluster.sh" ]] || die "pyflink not found under $VENV (set VENV or PYFLINK_HOME)"
+FLINK_BIN="$PYFLINK_HOME/bin"
+export FLINK_IDENT_STRING="${FLINK_IDENT_STRING:-${USER:-$(id -un)}}"
+FDIR="$RUN/flink"
+REST_PORT="${FLINK_REST_PORT:-8081}"
+PROM_PORTS="${FLINK_PROM_PORTS:-9249-9250}"
+export FLINK_CONF_DIR="$FDIR/conf" FLINK_LIB_DIR="$FDIR/lib" FLINK_PLUGINS_DIR="$FDIR/plugins" FLINK_OPT_DIR="$FDIR/opt" \
+  FLINK_LOG_DIR="$FDIR/log" FLINK_PID_DIR="$FDIR/pid"
+
+render_flink_dirs() {
+  [[ -d "$JARS/plugins" && -d "$JARS/gateway" ]] || "$STACK/jars.sh"
+  mkdir -p "$FLINK_CONF_DIR" "$FLINK_LIB_DIR" "$FLINK_PLUGINS_DIR" "$FLINK_OPT_DIR" "$FLINK_LOG_DIR" "$FLINK_PID_DIR" \
+    "$FDIR/checkpoints" "$FDIR/savepoints"
+  sed -e "s|@ROOT@|$ROOT|g" -e "s|@REST_PORT@|$REST_PORT|g" -e "s|@PROM_PORTS@|$PROM_PORTS|g" \
+    -e "s|@PYTHON@|${FLINK_PYTHON:-$VENV/bin/python}|g" \
+    -e "s|@SITE_PACKAGES@|$(dirname "$PYFLINK_HOME")|g" "$ROOT/flink-conf/config.yaml" >"$FLINK_CONF_DIR/config.yaml"
+  cp -f "$ROOT"/flink-conf/log*.properties "$ROOT"/flink-conf/logback*.xml "$FLINK_CONF_DIR/"
+  echo "127.0.0.1:$REST_PORT" >"$FLINK_CONF_DIR/masters"
+  echo "127.0.0.1" >"$FLINK_CONF_DIR/workers"
+  # lib: the distribution's lib + flink-python (JM/TM need it to run Python UDF operators; the wheel keeps it in opt/)
+  rm -f "$FLINK_LIB_DIR"/*.jar
+  ln -s "$PYFLINK_HOME"/lib/*.jar "$PYFLINK_HOME"/opt/flink-python-*.jar "$FLINK_LIB_DIR/"
+  # plugins: only the Prometheus reporter (from .jars, pinned in pom.xml)
+  rm -rf "$FLINK_PLUGINS_DIR"/*; cp -r "$JARS/plugins/." "$FLINK_PLUGINS_DIR/"
+  # opt: the distribution's sql-client/python jars + flink-sql-gateway (the pip wheel lacks it; sql-client.sh looks here)
+  rm -f "$FLINK_OPT_DIR"/*.jar
+  ln -s "$PYFLINK_HOME"/opt/*.jar "$JARS"/gateway/*.jar "$FLINK_OPT_DIR/"
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Local standalone Flink cluster from the venv's pip distribution: flink.sh {start|stop|status}.
+# Config rendered from flink-conf/ into .run/flink/conf; logs .run/flink/log; REST on 127.0.0.1:$FLINK_REST_PORT (8081).
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+source "$STACK/flink-env.sh"
+
+flink_pids() { cat "$FLINK_PID_DIR"/*.pid 2>/dev/null | while read -r p; do is_ours "$p" org.apache.flink && echo "$p"; done; true; }
+overview() { curl -sf --max-time 2 "http://127.0.0.1:$REST_PORT/overview"; }
+# prints "TMs slots-total slots-free" from /overview
+slots() { overview | python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["taskmanagers"], o["slots-total"], o["slots-available"])'; }
+
+start() {
+  local need_free=1   # a fresh cluster must offer free slots; a running one may be busy with jobs
+  if [[ -n "$(flink_pids)" ]]; then log "already running (pids $(flink_pids | xargs))"; need_free=0
+  else
+    local p lo hi
+    IFS=- read -r lo hi <<<"$PROM_PORTS"
+    for p in "$REST_PORT" 6123 $(seq "$lo" "${hi:-$lo}"); do
+      port_open "$p" && die "port $p is already in use by another process: $(ss -ltnpH "sport = :$p" | awk '{print $NF}' | head -1) (FLINK_REST_PORT / FLINK_PROM_PORTS)"
+    done
+    render_flink_dirs
+    rm -f "$FLINK_PID_DIR"/*.pid
+    log "starting cluster (conf: $FLINK_CONF_DIR, logs: $FLINK_LOG_DIR)"
+    "$FLINK_BIN/start-cluster.sh" >"$FLINK_LOG_DIR/start-cluster.out" 2>&1 || { cat "$FLINK_LOG_DIR/start-cluster.out" >&2; die "start-cluster.sh failed"; }
+  fi
+  local deadline=$((SECONDS + ${FLINK_START_TIMEOUT:-120})) s=""
+  until s="$(slots 2>/dev/null)" && read -r tms total free <<<"$s" && ((tms >= 1 && free >= need_free)); do
+    ((SECONDS < deadline)) || { tail -30 "$FLINK_LOG_DIR"/*.log >&2 2>/dev/null; die "no TaskManager with free slots after ${FLINK_START_TIMEOUT:-120}s (got: ${s:-no REST answer})"; }
+    sleep 0.5
+  done
+  log "flink up (pids $(flink_pids | xargs)): http://127.0.0.1:$REST_PORT taskmanagers=$tms slots=$total free=$free"
+}
+
+stop() {
+  local pids; pids="$(flink_pids | xargs)"
+  if [[ -z "$pids" ]]; then log "flink not running"; rm -f "$FLINK_PID_DIR"/*.pid; return 0; fi
+  "$FLINK_BIN/stop-cluster.sh" >"$FLINK_LOG_DIR/stop-cluster.out" 2>&1 || true
+  local p i
+  # stop-cluster.sh empties the pid files at once, so wait on the PIDs read before
+  alive() { for p in $pids; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+  for ((i = 0; i < 150; i++)); do alive || break; sleep 0.2; done   # 30s graceful
+  alive && for p in $pids; do kill "$p" 2>/dev/null || true; done
+  for ((i = 0; i < 50; i++)); do alive || break; sleep 0.2; done    # 10s after TERM
+  for p in $pids; do kill -0 "$p" 2>/dev/null && { log "pid $p ignored TERM, killing"; kill -9 "$p"; }; done
+  rm -f "$FLINK_PID_DIR"/*.pid
+  log "flink stopped (pids $pids)"
+}
+
+status() {
+  local s
+  if [[ -n "$(flink_pids)" ]] && s="$(slots 2>/dev/null)"; then
+    read -r tms total free <<<"$s"; log "running (pids $(flink_pids | xargs)) taskmanagers=$tms slots=$total free=$free"
+  elif [[ -n "$(flink_pids)" ]]; then log "pids $(flink_pids | xargs) alive but REST not answering"; return 1
+  else log "stopped"; return 3; fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 {start|stop|status}" >&2; exit 2 ;;
+esac
