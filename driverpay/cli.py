@@ -70,11 +70,6 @@ def generate(
     err.print(f"wrote {output} and {truth}: {counts}")
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
-
 @app.command()
 def run(
     input: Annotated[Path, typer.Option("--input", "-i", exists=True, dir_okay=False)],
@@ -92,3 +87,36 @@ def run(
     err.print(
         f"{result.input_lines} events in {result.seconds:.1f} s ({rate:,.0f} events/s): {counts}"
     )
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", file_okay=False)] = Path(".out/demo"),
+    orders: Annotated[int, typer.Option(min=1)] = 20_000,
+    drivers: Annotated[int, typer.Option(min=1)] = 500,
+    parallelism: Annotated[int, typer.Option(min=1, max=8)] = 1,
+) -> None:
+    """Generate a messy day, run the streaming job embedded, and check totals against truth."""
+    from driverpay.demo import summarize
+    from driverpay.generate import GenConfig
+    from driverpay.generate import generate as run_generator
+    from jobs.embedded import run_file
+    from jobs.settings import JobSettings
+    from udfs.zones import load_zones
+
+    zones = load_zones(zones_path())
+    output.mkdir(parents=True, exist_ok=True)
+    events, truth = output / "events.jsonl", output / "truth.json"
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("generating orders", total=orders)
+        config = GenConfig(orders=orders, drivers=drivers)
+        run_generator(config, zones, events, truth, progress=lambda n: bar.advance(task, n))
+    err.print(f"generated {events}; running the streaming job on embedded Flink...")
+    result = run_file(events, output, zones, JobSettings(parallelism=parallelism))
+    if not summarize(Console(), result, truth):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -42,6 +42,8 @@ def local_environment(settings: JobSettings, work_dir: Path) -> StreamExecutionE
     config.set_string("execution.checkpointing.dir", (work_dir / "checkpoints").as_uri())
     config.set_string("parallelism.default", str(settings.parallelism))
     config.set_string("taskmanager.numberOfTaskSlots", str(max(2, settings.parallelism)))
+    for key, value in settings.flink_options:
+        config.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(settings.parallelism)
     return env

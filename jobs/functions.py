@@ -11,15 +11,11 @@ from pyflink.common import Row
 from pyflink.common.typeinfo import Types
 from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
-from pyflink.datastream.state import (
-    ListStateDescriptor,
-    MapStateDescriptor,
-    ValueStateDescriptor,
-)
+from pyflink.datastream.state import ValueStateDescriptor
 
 from jobs.codec import LINE_STATE_TYPE, event_to_row, line_to_row, row_to_event, row_to_line
 from udfs.daily import DailyState, DailyTotals, LineDelta, daily_json
-from udfs.events import MalformedEventError, OrderEvent, parse_event
+from udfs.events import EventType, MalformedEventError, OrderEvent, parse_event
 from udfs.ledger import LineKind
 from udfs.lifecycle import OrderLifecycle, OrderState, Step
 from udfs.money import to_minor
@@ -37,6 +33,14 @@ def decode_staged_line(value: str) -> tuple[str, bytes]:
     r"""File source records are ``<line number>\\t<base64 of the original bytes>``."""
     position, _, payload = value.partition("\t")
     return f"line {position}", base64.b64decode(payload)
+
+
+def subtask_index(runtime_context: RuntimeContext) -> int:
+    """This subtask's index; works around PyFlink 2.2.1 thread mode calling a Flink 1.x method."""
+    try:
+        return int(runtime_context.get_index_of_this_subtask())
+    except AttributeError:  # Flink 2.x moved it to TaskInfo; the embedded wrapper did not follow
+        return int(runtime_context._runtime_context.getTaskInfo().getIndexOfThisSubtask())
 
 
 def dumps(record: dict[str, Any]) -> str:
@@ -86,11 +90,10 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
         self.lifecycle = lifecycle
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.events = runtime_context.get_map_state(
-            MapStateDescriptor("events", Types.STRING(), _EVENT_STATE_TYPE)
-        )
-        self.lines = runtime_context.get_list_state(ListStateDescriptor("lines", LINE_STATE_TYPE))
-        self.meta = runtime_context.get_state(ValueStateDescriptor("meta", _META_TYPE))
+        # One typed value per order: a single state read and write per event.
+        self.order = runtime_context.get_state(ValueStateDescriptor("order", _ORDER_TYPE))
+        self.subtask = subtask_index(runtime_context)
+        self.live = 0  # orders with state on this subtask since start (evidence, not state)
         group = runtime_context.get_metrics_group().add_group("driverpay")
         self.counters = {
             name: group.counter(name)
@@ -119,6 +122,7 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
             self.counters["late_events"].inc()
             yield AUDIT, _audit("LATE", event, watermark)
         if fresh:
+            self.live += 1
             self.counters["open_orders"].inc()
         yield from self._finish(state, step, ctx, event.time_ms)
 
@@ -137,46 +141,42 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
         for record in step.quarantine:
             self.counters["quarantined"].inc()
             yield QUARANTINE, dumps(record)
-        old_timer = self.meta.value()[1] if self.meta.value() is not None else None
+        old_timer = self._timer
         if old_timer is not None and old_timer != step.timer_ms:
             ctx.timer_service().delete_event_time_timer(old_timer)
         if step.discard:
-            self.events.clear()
-            self.lines.clear()
-            self.meta.clear()
+            self.order.clear()
+            self.live -= 1
             self.counters["open_orders"].dec()
+            yield AUDIT, _retired("ORDER_RETIRED", ctx.get_current_key(), self.subtask, self.live)
             return
-        self._store(state, step.timer_ms)
+        self.order.update(_order_row(state, step.timer_ms))
         if step.timer_ms is not None and step.timer_ms != old_timer:
             ctx.timer_service().register_event_time_timer(step.timer_ms)
 
     def _load(self) -> OrderState:
-        meta = self.meta.value()
-        if meta is None:
-            return OrderState()
-        state = OrderState(revision=meta[0])
-        for event_id, r in self.events.items():
-            state.events[event_id] = OrderEvent(event_id, r[0], r[1], _event_type(r[2]), r[3], r[4])
-            if r[5]:
-                state.quarantined.add(event_id)
-        state.lines = [row_to_line(r) for r in self.lines.get()]
-        return state
+        stored = self.order.value()
+        self._timer = stored[1] if stored is not None else None
+        return _order_state(stored) if stored is not None else OrderState()
 
-    def _store(self, state: OrderState, timer_ms: int | None) -> None:
-        for event_id, e in state.events.items():
-            self.events.put(
-                event_id,
-                Row(
-                    e.order_id,
-                    e.driver_id,
-                    e.type.value,
-                    e.time_ms,
-                    e.zone,
-                    event_id in state.quarantined,
-                ),
-            )
-        self.lines.update([line_to_row(line) for line in state.lines])
-        self.meta.update(Row(state.revision, timer_ms))
+
+def _order_state(stored: Row) -> OrderState:
+    state = OrderState(revision=stored[0])
+    for r in stored[2]:
+        state.events[r[0]] = OrderEvent(r[0], r[1], r[2], EventType(r[3]), r[4], r[5])
+        if r[6]:
+            state.quarantined.add(r[0])
+    state.lines = [row_to_line(r) for r in stored[3]]
+    return state
+
+
+def _order_row(state: OrderState, timer_ms: int | None) -> Row:
+    events = [
+        Row(e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone,
+            e.event_id in state.quarantined)
+        for e in state.events.values()
+    ]  # fmt: skip
+    return Row(state.revision, timer_ms, events, [line_to_row(line) for line in state.lines])
 
 
 class LineDeltaRow:
@@ -205,6 +205,8 @@ class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(ValueStateDescriptor("daily", _DAILY_TYPE))
+        self.subtask = subtask_index(runtime_context)
+        self.live = 0
         group = runtime_context.get_metrics_group().add_group("driverpay")
         self.finalized = group.counter("days_finalized")
         self.post_final = group.counter("post_final_updates")
@@ -221,6 +223,8 @@ class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
             yield AUDIT, dumps({"kind": "DAY_BEYOND_RETENTION", **delta.__dict__})
             return
         assert new_state is not None
+        if stored is None:
+            self.live += 1
         if new_state.post_final:
             self.post_final.inc()
         yield from self._finish(new_state, step, ctx, stored[8] if stored is not None else None)
@@ -236,6 +240,8 @@ class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
         )
         if step.discard:
             self.state.clear()
+            self.live -= 1
+            yield AUDIT, _retired("DAY_RETIRED", ctx.get_current_key(), self.subtask, self.live)
             return
         if step.emit is not None:
             self.finalized.inc()
@@ -269,6 +275,11 @@ def _daily_from_row(r: Row) -> DailyState:
     return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
 
 
+def _retired(kind: str, key: str, subtask: int, live: int) -> str:
+    """State for ``key`` was cleared; ``live_after`` is what this subtask still holds."""
+    return dumps({"kind": kind, "key": key, "subtask": subtask, "live_after": live})
+
+
 def _audit(kind: str, event: OrderEvent, watermark: int) -> str:
     return dumps(
         {
@@ -281,12 +292,6 @@ def _audit(kind: str, event: OrderEvent, watermark: int) -> str:
     )
 
 
-def _event_type(name: str) -> Any:
-    from udfs.events import EventType
-
-    return EventType(name)
-
-
 _NO_WATERMARK = -(2**62)  # Flink reports Long.MIN_VALUE before the first watermark
 _LINE_COUNTER = {
     LineKind.LINE: "pay_lines",
@@ -294,10 +299,14 @@ _LINE_COUNTER = {
     LineKind.ADJUSTMENT: "adjustments",
 }
 _EVENT_STATE_TYPE = Types.ROW_NAMED(
-    ["order_id", "driver_id", "type", "time_ms", "zone", "quarantined"],
-    [Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG(), Types.STRING(), Types.BOOLEAN()],
+    ["event_id", "order_id", "driver_id", "type", "time_ms", "zone", "quarantined"],
+    [Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG(), Types.STRING(),
+     Types.BOOLEAN()],
+)  # fmt: skip
+_ORDER_TYPE = Types.ROW_NAMED(
+    ["revision", "timer_ms", "events", "lines"],
+    [Types.INT(), Types.LONG(), Types.LIST(_EVENT_STATE_TYPE), Types.LIST(LINE_STATE_TYPE)],
 )
-_META_TYPE = Types.ROW_NAMED(["revision", "timer_ms"], [Types.INT(), Types.LONG()])
 _DAILY_TYPE = Types.ROW_NAMED(
     [
         "currency",

@@ -20,3 +20,4 @@ class JobSettings:
     daily_retention_ms: int = 7 * 24 * HOUR  # final days keep state this long for adjustments
     parallelism: int = 1
     checkpoint_interval_ms: int = 10_000
+    flink_options: tuple[tuple[str, str], ...] = ()  # extra Flink configuration, e.g. for tests

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from udfs.events import EventType, OrderEvent
@@ -26,6 +27,7 @@ _RANK = {
     EventType.CANCELLED: 3,
     EventType.DELIVERED: 3,
 }
+_ZERO = Decimal(0)  # 0 - x, unlike -x, never yields a negative zero ("-0.00")
 _CLOSING = frozenset({EventType.DELIVERED, EventType.CANCELLED})
 
 
@@ -152,11 +154,12 @@ class OrderLifecycle:
         out: list[PayLine] = []
         if gone:
             state.revision += 1
-            reason = f"corrected by {cause.type} {cause.event_id} at {format_ms(cause.time_ms)}"
-            out += [reverse(line, reason) for line in gone]
+            out += [reverse(line, _because(cause)) for line in gone]
             state.lines = [line for line in state.lines if line.interval in wanted]
-        kind = LineKind.ADJUSTMENT if gone else LineKind.LINE
-        reason_new = out[0].reason if gone else None
+        # Once an order has been corrected, every later line is part of that correction.
+        corrected = bool(gone) or state.revision > 0
+        kind = LineKind.ADJUSTMENT if corrected else LineKind.LINE
+        reason_new = _because(cause) if corrected else None
         for interval in new:
             added = lines_for(interval, self.zones, kind, reason_new, state.revision)
             state.lines += added
@@ -202,6 +205,10 @@ class OrderLifecycle:
         return min([clear, *pending])
 
 
+def _because(cause: OrderEvent) -> str:
+    return f"corrected by {cause.type} {cause.event_id} at {format_ms(cause.time_ms)}"
+
+
 def derive_of(state: OrderState, lifecycle: OrderLifecycle) -> Derivation:
     """Derive from the events not already quarantined."""
     live = (e for k, e in state.events.items() if k not in state.quarantined)
@@ -215,8 +222,8 @@ def reverse(line: PayLine, reason: str) -> PayLine:
         line_id=line_id(LineKind.REVERSAL.value, line.line_id),
         kind=LineKind.REVERSAL,
         base_ms=-line.base_ms,
-        weighted_ms=-line.weighted_ms,
-        amount=-line.amount,
+        weighted_ms=_ZERO - line.weighted_ms,
+        amount=_ZERO - line.amount,
         reason=reason,
     )
 
