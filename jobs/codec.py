@@ -15,6 +15,7 @@ EVENT_TYPE = Types.ROW_NAMED(
     ["event_id", "order_id", "driver_id", "type", "time_ms", "zone"],
     [Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG(), Types.STRING()],
 )
+TIMESTAMPED_EVENT = Types.TUPLE([EVENT_TYPE, Types.LONG()])  # (event, event time ms)
 DELTA_TYPE = Types.ROW_NAMED(
     ["driver_id", "pay_date", "zone", "currency", "amount_minor", "count", "event_ms"],
     [

@@ -9,7 +9,6 @@ from typing import Any
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
-from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
@@ -36,7 +35,10 @@ def decode_staged_line(value: str) -> tuple[str, bytes]:
 
 
 def subtask_index(runtime_context: RuntimeContext) -> int:
-    """This subtask's index; works around PyFlink 2.2.1 thread mode calling a Flink 1.x method."""
+    """Index of the running subtask, working around PyFlink 2.2.1's thread-mode wrapper.
+
+    The wrapper calls ``getIndexOfThisSubtask``, which Flink 2.x moved to ``TaskInfo``.
+    """
     try:
         return int(runtime_context.get_index_of_this_subtask())
     except AttributeError:  # Flink 2.x moved it to TaskInfo; the embedded wrapper did not follow
@@ -73,14 +75,7 @@ class ParseEvents(ProcessFunction):  # type: ignore[misc]
             yield DEAD_LETTER, dumps(record)
             return
         self.valid.inc()
-        yield event_to_row(event)
-
-
-class EventTimeAssigner(TimestampAssigner):  # type: ignore[misc]
-    """Event time is the event's own ``event_time``, never arrival time."""
-
-    def extract_timestamp(self, value: Any, record_timestamp: int) -> int:
-        return int(value[4])
+        yield event_to_row(event), event.time_ms  # event time, never arrival time
 
 
 class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]

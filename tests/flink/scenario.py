@@ -59,38 +59,38 @@ MALFORMED: dict[str, str] = {
 
 def build(path: Path, filler: int) -> tuple[Path, dict[str, int]]:
     """Write the scenario; returns the file and the line number of each malformed record."""
-    s = Story()
+    s = Story()  # stories in roughly the order of the day, as a live stream would bring them
+    s.event("zero-a", "o-zero", "d-zero", "ACCEPTED", "07:00")
+    s.event("zero-d", "o-zero", "d-zero", "DELIVERED", "07:00")
+    s.event("cancel-a", "o-cancel", "d-cancel", "ACCEPTED", "08:00")
+    s.event("cancel-c", "o-cancel", "d-cancel", "CANCELLED", "08:15")
+    s.event("re-a1", "o-reassign", "d-first", "ACCEPTED", "09:00")
+    s.event("re-u", "o-reassign", "d-first", "UNASSIGNED", "09:10")
+    s.event("re-a2", "o-reassign", "d-second", "ACCEPTED", "09:20")
+    s.event("re-d", "o-reassign", "d-second", "DELIVERED", "09:50")
     s.event("simple-a", "o-simple", "d-simple", "ACCEPTED", "10:00")
     s.event("simple-p", "o-simple", "d-simple", "PICKED_UP", "10:10")
     s.event("simple-d", "o-simple", "d-simple", "DELIVERED", "10:30")
     s.event("peak-a", "o-peak", "d-peak", "ACCEPTED", "10:30")
     s.event("peak-d", "o-peak", "d-peak", "DELIVERED", "11:30")
+    s.event("stranger-a", "o-stranger", "d-owner", "ACCEPTED", "12:30")
+    s.event("stranger-d", "o-stranger", "d-stranger", "DELIVERED", "12:50")
     s.event("ooo-d", "o-ooo", "d-ooo", "DELIVERED", "14:40")  # the end arrives first
     s.event("ooo-a", "o-ooo", "d-ooo", "ACCEPTED", "14:00")
     dup_a = s.event("dup-a", "o-dup", "d-dup", "ACCEPTED", "15:00")
     s.raw(dup_a)
     dup_d = s.event("dup-d", "o-dup", "d-dup", "DELIVERED", "15:20")
     s.raw(dup_d)
-    s.event("re-a1", "o-reassign", "d-first", "ACCEPTED", "09:00")
-    s.event("re-u", "o-reassign", "d-first", "UNASSIGNED", "09:10")
-    s.event("re-a2", "o-reassign", "d-second", "ACCEPTED", "09:20")
-    s.event("re-d", "o-reassign", "d-second", "DELIVERED", "09:50")
     s.event("fix-a", "o-fix", "d-fix", "ACCEPTED", "16:00")
     s.event("fix-d", "o-fix", "d-fix", "DELIVERED", "17:00")
     s.event("fix-u", "o-fix", "d-fix", "UNASSIGNED", "16:20")  # arrives after it was paid
     s.event("fix-a2", "o-fix", "d-fix", "ACCEPTED", "16:30")
-    s.event("stranger-a", "o-stranger", "d-owner", "ACCEPTED", "12:30")
-    s.event("stranger-d", "o-stranger", "d-stranger", "DELIVERED", "12:50")
     s.event("twice-a", "o-twice", "d-twice", "ACCEPTED", "19:00")
     s.event("twice-d1", "o-twice", "d-twice", "DELIVERED", "19:30")
     s.event("twice-d2", "o-twice", "d-twice", "DELIVERED", "19:45")
+    s.event("late-a", "o-late", "d-simple", "ACCEPTED", "23:00")
     s.event("night-a", "o-night", "d-night", "ACCEPTED", "23:50")
     s.event("night-d", "o-night", "d-night", "DELIVERED", "00:20", day=NEXT_DAY)
-    s.event("cancel-a", "o-cancel", "d-cancel", "ACCEPTED", "08:00")
-    s.event("cancel-c", "o-cancel", "d-cancel", "CANCELLED", "08:15")
-    s.event("zero-a", "o-zero", "d-zero", "ACCEPTED", "07:00")
-    s.event("zero-d", "o-zero", "d-zero", "DELIVERED", "07:00")
-    s.event("late-a", "o-late", "d-simple", "ACCEPTED", "23:00")
     positions = {text: s.raw(text) for text in MALFORMED}
     # Time moves on: events of the next morning push the watermark past the first day's
     # midnight + 1 h grace, so 2026-11-24 becomes final before the late delivery below.
