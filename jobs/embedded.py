@@ -9,14 +9,19 @@ import site
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyflink.common import Configuration, WatermarkStrategy
+from pyflink.common import Configuration, Encoder, WatermarkStrategy
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
-from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
+from pyflink.datastream.connectors.file_system import (
+    BucketAssigner,
+    FileSink,
+    FileSource,
+    OutputFileConfig,
+    StreamFormat,
+)
 
 from jobs.functions import decode_staged_line
 from jobs.pipeline import build_pipeline
@@ -60,28 +65,47 @@ def stage_input(source: Path, staged: Path) -> int:
 
 
 @dataclass
-class CollectSinks:
-    """Collects every output stream back to the client (the embedded run's sinks)."""
+class FileSinks:
+    """Each output to its own folder of part files (one per subtask), merged after the run.
 
-    streams: list[DataStream] = field(default_factory=list)
+    A collect sink costs two py4j calls per record; file sinks keep the run in the JVM.
+    """
+
+    root: Path
+
+    def _sink(self, name: str, stream: DataStream) -> None:
+        sink = (
+            FileSink.for_row_format(str(self.root / name), Encoder.simple_string_encoder())
+            .with_bucket_assigner(BucketAssigner.base_path_bucket_assigner())
+            .with_output_file_config(OutputFileConfig.builder().with_part_suffix(".jsonl").build())
+            .build()
+        )
+        stream.sink_to(sink).name(f"{name}-file").uid(f"{name}-file")
 
     def ledger(self, stream: DataStream) -> None:
-        self.streams.append(stream)
+        self._sink("pay_ledger", stream)
 
-    daily = dead_letter = quarantine = audit = ledger
+    def daily(self, stream: DataStream) -> None:
+        self._sink("driver_daily_pay", stream)
 
+    def dead_letter(self, stream: DataStream) -> None:
+        self._sink("dead_letter", stream)
 
-def classify(record: dict[str, Any]) -> str:
-    """Which output a collected record belongs to, from its shape."""
-    if "line_id" in record:
-        return "pay_ledger"
-    if "total_cents" in record:
-        return "driver_daily_pay"
-    if "payload" in record:
-        return "dead_letter"
-    if record.get("kind") in ("INVALID_TRANSITION", "OPEN_TOO_LONG"):
-        return "quarantine"
-    return "audit"
+    def quarantine(self, stream: DataStream) -> None:
+        self._sink("quarantine", stream)
+
+    def audit(self, stream: DataStream) -> None:
+        self._sink("audit", stream)
+
+    def read(self) -> dict[str, list[dict[str, Any]]]:
+        """All records per output, from every finished part file."""
+        records: dict[str, list[dict[str, Any]]] = {}
+        for name in OUTPUTS:
+            rows = records.setdefault(name, [])
+            for part in sorted((self.root / name).glob("*.jsonl")):
+                with part.open(encoding="utf-8") as fh:
+                    rows.extend(json.loads(line) for line in fh if line.strip())
+        return records
 
 
 @dataclass
@@ -106,14 +130,10 @@ def run_file(input_path: Path, output_dir: Path, zones: Zones, settings: JobSett
             StreamFormat.text_line_format(), str(staged)
         ).build()
         raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "events-file")
-        sinks = CollectSinks()
+        sinks = FileSinks(work / "parts")
         build_pipeline(raw.uid("events-file"), decode_staged_line, zones, settings, sinks)
-        first, *rest = sinks.streams
-        records: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        with first.union(*rest).execute_and_collect("driverpay-embedded") as results:
-            for text in results:
-                record = json.loads(text)
-                records[classify(record)].append(record)
+        env.execute("driverpay-embedded")
+        records = sinks.read()
         seconds = time.monotonic() - started
     write_outputs(output_dir, records)
     return RunResult(dict(records), lines, seconds)
