@@ -23,7 +23,7 @@ lint: bootstrap
 typecheck: bootstrap
 	$(BIN)/mypy
 
-test: bootstrap lint typecheck
+test: bootstrap jars lint typecheck
 	$(BIN)/pytest
 
 up: jars

@@ -117,6 +117,42 @@ def demo(
         raise typer.Exit(1)
 
 
+@app.command()
+def produce(
+    events: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines")],
+    rate: Annotated[float, typer.Option(min=0, help="max records/s (0 = unlimited)")] = 0.0,
+    topic: str = "order-events",
+) -> None:
+    """Send an events file into Kafka (DRIVERPAY_KAFKA), keyed by order_id."""
+    from driverpay.produce import produce as send
+    from driverpay.produce import read_lines
+
+    bootstrap = os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
+    lines = read_lines(events)
+    with Progress(console=err) as bar:
+        task = bar.add_task(f"producing to {topic}", total=len(lines))
+        sent = send(lines, bootstrap, topic, rate, progress=lambda n: bar.advance(task, n))
+    err.print(f"sent {sent} records to {topic} at {bootstrap}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the read API (BRIEF 1.5) with uvicorn; needs DRIVERPAY_API_TOKEN."""
+    import uvicorn
+
+    from driverpay.api import ConfigError, app_from_env
+
+    try:
+        api = app_from_env()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    uvicorn.run(api, host=host, port=port, log_level="info")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -77,16 +77,37 @@ def with_event_time(stamped: DataStream, strategy: WatermarkStrategy) -> DataStr
     )
 
 
+def without_timestamp(stamped: DataStream) -> DataStream:
+    """Drop the parser's timestamp field when the source already assigned event time."""
+    eventtime = get_gateway().jvm.org.apache.flink.streaming.api.functions.python.eventtime
+    return DataStream(
+        stamped._j_data_stream.map(
+            eventtime.RemoveTimestampMapFunction(), EVENT_TYPE.get_java_type_info()
+        )
+    )
+
+
 def build_pipeline(
-    raw: DataStream, decode: Decoder, zones: Zones, settings: JobSettings, sinks: Sinks
+    raw: DataStream,
+    decode: Decoder,
+    zones: Zones,
+    settings: JobSettings,
+    sinks: Sinks,
+    source_watermarks: bool = False,
 ) -> Outputs:
-    """Parse -> watermarks -> lifecycle by ``order_id`` -> totals by ``(driver_id, pay_date)``."""
+    """Parse -> watermarks -> lifecycle by ``order_id`` -> totals by ``(driver_id, pay_date)``.
+
+    ``source_watermarks``: the source already emits per-partition watermarks (Kafka).
+    """
     parsed = raw.process(ParseEvents(frozenset(zones), decode), output_type=TIMESTAMPED_EVENT)
     parsed = parsed.name("parse-validate").uid("parse-validate")
     watermarks = WatermarkStrategy.for_bounded_out_of_orderness(
         Duration.of_millis(settings.out_of_orderness_ms)
     ).with_idleness(Duration.of_millis(settings.idleness_ms))
-    events = with_event_time(parsed, watermarks).name("event-time").uid("event-time")
+    if source_watermarks:
+        events = without_timestamp(parsed).name("event-time").uid("event-time")
+    else:
+        events = with_event_time(parsed, watermarks).name("event-time").uid("event-time")
     lifecycle = OrderLifecycle(zones, settings.grace_ms, settings.max_open_ms)
     deltas = (
         events.key_by(lambda e: e[1], key_type=Types.STRING())

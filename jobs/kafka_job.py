@@ -1,0 +1,226 @@
+"""The production job: Kafka in, exactly-once Kafka out, PostgreSQL upserts for the read path.
+
+Submitted with ``flink run -py jobs/kafka_job.py`` (``make submit``); the graph is the same
+``build_pipeline`` the embedded run and the tests use, with these sources and sinks.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlparse
+
+from pyflink.common import Row
+from pyflink.common.serialization import SimpleStringSchema
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.datastream.connectors.base import DeliveryGuarantee
+from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
+
+from jobs.pipeline import build_pipeline
+from jobs.settings import JobSettings
+from udfs.zones import load_zones
+
+ROOT = Path(__file__).resolve().parents[1]
+INPUT_TOPIC = "order-events"
+TOPICS = {
+    "ledger": "pay-ledger",
+    "daily": "driver-daily-pay",
+    "dead_letter": "order-events-dlq",
+    "quarantine": "order-events-quarantine",
+}
+# Kafka transactions stay open until the checkpoint that covers them completes; 10 min is far
+# above the 10 s checkpoint interval and below the broker's transaction.max.timeout.ms (15 min).
+TRANSACTION_TIMEOUT_MS = "600000"
+
+
+def decode_kafka_row(value: Row) -> tuple[str, bytes]:
+    """Kafka rows are ``(raw bytes, partition, offset)``; the position names all three."""
+    return f"{INPUT_TOPIC}/{value[1]}@{value[2]}", bytes(value[0])
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the job reads and writes, from the BRIEF 1.5 environment variables."""
+
+    kafka: str
+    pg_dsn: str
+    group_id: str = "driverpay"
+
+    @classmethod
+    def from_env(cls) -> Endpoints:
+        return cls(
+            kafka=os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092"),
+            pg_dsn=os.environ.get(
+                "DRIVERPAY_PG_DSN", "postgresql://driverpay@127.0.0.1:5432/driverpay"
+            ),
+            group_id=os.environ.get("DRIVERPAY_GROUP_ID", "driverpay"),
+        )
+
+    def jdbc(self) -> dict[str, str]:
+        """JDBC options for the PostgreSQL DSN (credentials ride in the URL's parameters)."""
+        dsn = urlparse(self.pg_dsn)
+        params = {"user": dsn.username or "driverpay"}
+        if dsn.password:
+            params["password"] = dsn.password
+        query = urlencode(params)
+        return {"url": f"jdbc:postgresql://{dsn.hostname}:{dsn.port or 5432}{dsn.path}?{query}"}
+
+
+class KafkaPostgresSinks:
+    """Exactly-once Kafka topics for every output, plus idempotent PostgreSQL upserts."""
+
+    def __init__(self, t_env: StreamTableEnvironment, endpoints: Endpoints) -> None:
+        self.t_env = t_env
+        self.endpoints = endpoints
+
+    def _kafka(self, name: str, stream: DataStream) -> None:
+        serializer = (
+            KafkaRecordSerializationSchema.builder()
+            .set_topic(TOPICS[name])
+            .set_value_serialization_schema(SimpleStringSchema())
+            .build()
+        )
+        sink = (
+            KafkaSink.builder()
+            .set_bootstrap_servers(self.endpoints.kafka)
+            .set_record_serializer(serializer)
+            .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+            .set_transactional_id_prefix(f"driverpay-{name}")
+            .set_property("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS)
+            .build()
+        )
+        stream.sink_to(sink).name(f"kafka-{TOPICS[name]}").uid(f"kafka-{TOPICS[name]}")
+
+    def ledger(self, stream: DataStream) -> None:
+        self._kafka("ledger", stream)
+        self.t_env.create_temporary_view("ledger_json", self._as_table(stream))
+
+    def daily(self, stream: DataStream) -> None:
+        self._kafka("daily", stream)
+        self.t_env.create_temporary_view("daily_json", self._as_table(stream))
+
+    def dead_letter(self, stream: DataStream) -> None:
+        self._kafka("dead_letter", stream)
+
+    def quarantine(self, stream: DataStream) -> None:
+        self._kafka("quarantine", stream)
+
+    def audit(self, stream: DataStream) -> None:
+        """Duplicates and late events are counted by metrics in production; no topic."""
+
+    def _as_table(self, stream: DataStream) -> Any:
+        schema = Schema.new_builder().column("f0", DataTypes.STRING()).build()
+        return self.t_env.from_data_stream(stream, schema).alias("json")
+
+
+# Event time for watermarks only, read in the source so that each Kafka partition gets its own
+# watermark (a backlog replay reads partitions at different speeds). Second precision is enough
+# for watermarks; pay uses the parser's exact milliseconds. Unreadable times count as epoch 0,
+# which never advances a watermark; the parser sends those records to the dead letter.
+SOURCE_EVENT_TIME = (
+    "TO_TIMESTAMP_LTZ(COALESCE(GREATEST(UNIX_TIMESTAMP(REGEXP_REPLACE("
+    "JSON_VALUE(CAST(payload AS STRING), '$.event_time'), '\\.[0-9]+', ''), "
+    "'yyyy-MM-dd''T''HH:mm:ssXXX'), 0), 0) * 1000, 3)"
+)
+
+
+def source(
+    t_env: StreamTableEnvironment, endpoints: Endpoints, settings: JobSettings
+) -> DataStream:
+    """``order-events`` as raw bytes with partition and offset; a new group starts earliest."""
+    lag_seconds = settings.out_of_orderness_ms // 1000  # an int: nothing user-supplied in SQL
+    descriptor = (
+        TableDescriptor.for_connector("kafka")
+        .schema(
+            Schema.new_builder()
+            .column("payload", DataTypes.BYTES())
+            .column_by_metadata("kafka_partition", DataTypes.INT(), "partition", True)
+            .column_by_metadata("kafka_offset", DataTypes.BIGINT(), "offset", True)
+            .column_by_expression("event_time", SOURCE_EVENT_TIME)
+            .watermark("event_time", f"event_time - INTERVAL '{lag_seconds}' SECOND")
+            .build()
+        )
+        .option("scan.watermark.idle-timeout", f"{settings.idleness_ms} ms")
+        .format("raw")
+        .option("topic", INPUT_TOPIC)
+        .option("properties.bootstrap.servers", endpoints.kafka)
+        .option("properties.group.id", endpoints.group_id)
+        .option("properties.isolation.level", "read_committed")
+        .option("properties.auto.offset.reset", "earliest")
+        .option("scan.startup.mode", "group-offsets")
+        .build()
+    )
+    t_env.create_temporary_table("order_events_src", descriptor)
+    return t_env.to_data_stream(t_env.from_path("order_events_src"))
+
+
+def register_pg_tables(t_env: StreamTableEnvironment, endpoints: Endpoints) -> None:
+    """JDBC upsert tables matching sql/migrations (primary keys make writes idempotent)."""
+    columns = {
+        "pg_pay_lines": ("pay_lines", ["line_id"], [
+            ("line_id", DataTypes.STRING().not_null()), ("kind", DataTypes.STRING()),
+            ("order_id", DataTypes.STRING()), ("driver_id", DataTypes.STRING()),
+            ("zone", DataTypes.STRING()), ("pay_date", DataTypes.DATE()),
+            ("start_ts", DataTypes.TIMESTAMP(3)), ("end_ts", DataTypes.TIMESTAMP(3)),
+            ("base_ms", DataTypes.BIGINT()), ("weighted_ms", DataTypes.DECIMAL(38, 6)),
+            ("rate_per_minute", DataTypes.DECIMAL(38, 6)), ("amount_cents", DataTypes.BIGINT()),
+            ("amount", DataTypes.DECIMAL(18, 4)), ("currency", DataTypes.STRING()),
+            ("zones_version", DataTypes.STRING()), ("rule_version", DataTypes.STRING()),
+            ("reason", DataTypes.STRING())]),
+        "pg_driver_daily_pay": ("driver_daily_pay", ["driver_id", "pay_date"], [
+            ("driver_id", DataTypes.STRING().not_null()), ("pay_date", DataTypes.DATE().not_null()),
+            ("total_cents", DataTypes.BIGINT()), ("currency", DataTypes.STRING()),
+            ("line_count", DataTypes.INT()), ("version", DataTypes.BIGINT()),
+            ("final", DataTypes.BOOLEAN()), ("post_final", DataTypes.BOOLEAN()),
+            ("as_of", DataTypes.TIMESTAMP(3))]),
+    }  # fmt: skip
+    for name, (table, key, cols) in columns.items():
+        schema = Schema.new_builder()
+        for column, dtype in cols:
+            schema = schema.column(column, dtype)
+        descriptor = TableDescriptor.for_connector("jdbc").schema(schema.primary_key(*key).build())
+        for option, value in {**endpoints.jdbc(), "table-name": table}.items():
+            descriptor = descriptor.option(option, value)
+        descriptor = descriptor.option("sink.buffer-flush.interval", "1s")
+        t_env.create_temporary_table(name, descriptor.build())
+
+
+def sql_statements(path: Path) -> list[str]:
+    """The ``;``-separated statements of a .sql file, comments dropped."""
+    lines = [ln for ln in path.read_text().splitlines() if not ln.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSettings) -> None:
+    """Wire source, pipeline and sinks onto ``env`` (the caller executes it)."""
+    t_env = StreamTableEnvironment.create(env)
+    # Keep each key's upserts on one sink subtask, in order, so versions never race.
+    t_env.get_config().set("table.exec.sink.keyed-shuffle", "FORCE")
+    t_env.get_config().set("table.local-time-zone", "UTC")
+    zones = load_zones(os.environ.get("DRIVERPAY_ZONES", str(ROOT / "config" / "zones.yaml")))
+    sinks = KafkaPostgresSinks(t_env, endpoints)
+    raw = source(t_env, endpoints, settings)
+    build_pipeline(raw, decode_kafka_row, zones, settings, sinks, source_watermarks=True)
+    register_pg_tables(t_env, endpoints)
+    statements = t_env.create_statement_set()
+    for statement in sql_statements(ROOT / "sql" / "pg_sinks.sql"):
+        statements.add_insert_sql(statement)
+    statements.attach_as_datastream()
+
+
+def main() -> None:
+    """Entry point for ``flink run -py``."""
+    env = StreamExecutionEnvironment.get_execution_environment()
+    # Connector jars resolved by Maven (pom.xml) into .jars/flink, shipped with the job.
+    env.add_jars(*(jar.as_uri() for jar in sorted((ROOT / ".jars" / "flink").glob("*.jar"))))
+    settings = JobSettings(parallelism=int(os.environ.get("DRIVERPAY_PARALLELISM", "2")))
+    env.set_parallelism(settings.parallelism)
+    build(env, Endpoints.from_env(), settings)
+    env.execute("driverpay")
+
+
+if __name__ == "__main__":
+    main()
