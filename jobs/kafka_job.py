@@ -127,11 +127,21 @@ SOURCE_EVENT_TIME = (
 )
 
 
+def sql_interval(ms: int) -> str:
+    """A DAY TO SECOND literal for a duration (built from an int: nothing user-supplied)."""
+    seconds, millis = divmod(ms, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return (
+        f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
+    )
+
+
 def source(
     t_env: StreamTableEnvironment, endpoints: Endpoints, settings: JobSettings
 ) -> DataStream:
     """``order-events`` as raw bytes with partition and offset; a new group starts earliest."""
-    lag_seconds = settings.out_of_orderness_ms // 1000  # an int: nothing user-supplied in SQL
     descriptor = (
         TableDescriptor.for_connector("kafka")
         .schema(
@@ -140,7 +150,7 @@ def source(
             .column_by_metadata("kafka_partition", DataTypes.INT(), "partition", True)
             .column_by_metadata("kafka_offset", DataTypes.BIGINT(), "offset", True)
             .column_by_expression("event_time", SOURCE_EVENT_TIME)
-            .watermark("event_time", f"event_time - INTERVAL '{lag_seconds}' SECOND")
+            .watermark("event_time", f"event_time - {sql_interval(settings.out_of_orderness_ms)}")
             .build()
         )
         .option("scan.watermark.idle-timeout", f"{settings.idleness_ms} ms")

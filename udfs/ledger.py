@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from udfs.money import to_minor
 from udfs.pay import RULE_VERSION, price_interval
 from udfs.timefmt import format_ms
 from udfs.zones import Zones
@@ -72,6 +73,7 @@ class PayLine:
             "weighted_ms": json_number(self.weighted_ms),
             "rate_per_minute": str(self.rate_per_minute),
             "amount": str(self.amount),
+            "amount_minor": to_minor(self.amount, self.currency),
             "currency": self.currency,
             "zones_version": self.zones_version,
             "schedule_version": self.schedule_version,
