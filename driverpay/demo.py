@@ -58,16 +58,22 @@ def _print_mess(console: Console, result: RunResult, injected: dict[str, int]) -
     for column in ("kind", "injected", "caught by the job"):
         table.add_column(column)
     rows = [
-        ("malformed -> dead letter", injected.get("malformed", 0),
-         len(result.records.get("dead_letter", []))),
+        (
+            "malformed -> dead letter",
+            injected.get("malformed", 0),
+            len(result.records.get("dead_letter", [])),
+        ),
         ("duplicates -> dropped", injected.get("duplicates", 0), audit["DUPLICATE"]),
         ("late (behind the watermark)", injected.get("late", 0), audit["LATE"]),
-        ("orders never closed -> flagged", injected.get("abandoned", 0),
-         quarantine["OPEN_TOO_LONG"]),
+        (
+            "orders never closed -> flagged",
+            injected.get("abandoned", 0),
+            quarantine["OPEN_TOO_LONG"],
+        ),
         ("invalid transitions -> quarantine", 0, quarantine["INVALID_TRANSITION"]),
         ("reversals / adjustments", "-", f"{ledger['REVERSAL']} / {ledger['ADJUSTMENT']}"),
         ("pay lines", injected.get("pay_lines", 0), ledger["LINE"]),
-    ]  # fmt: skip
+    ]
     for name, want, got in rows:
         table.add_row(name, str(want), str(got))
     console.print(table)

@@ -33,13 +33,15 @@ def produce(
 
     ``rate`` > 0 caps records per second, for replaying a day at a realistic pace.
     """
-    producer = Producer({
-        "bootstrap.servers": bootstrap,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 20,
-        "compression.type": "lz4",
-    })  # fmt: skip
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 20,
+            "compression.type": "lz4",
+        }
+    )
     errors: list[str] = []
 
     def delivered(err: object, _msg: object) -> None:

@@ -167,10 +167,17 @@ def _order_state(stored: Row) -> OrderState:
 
 def _order_row(state: OrderState, timer_ms: int | None) -> Row:
     events = [
-        Row(e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone,
-            e.event_id in state.quarantined)
+        Row(
+            e.event_id,
+            e.order_id,
+            e.driver_id,
+            e.type.value,
+            e.time_ms,
+            e.zone,
+            e.event_id in state.quarantined,
+        )
         for e in state.events.values()
-    ]  # fmt: skip
+    ]
     return Row(state.revision, timer_ms, events, [line_to_row(line) for line in state.lines])
 
 
@@ -295,9 +302,16 @@ _LINE_COUNTER = {
 }
 _EVENT_STATE_TYPE = Types.ROW_NAMED(
     ["event_id", "order_id", "driver_id", "type", "time_ms", "zone", "quarantined"],
-    [Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG(), Types.STRING(),
-     Types.BOOLEAN()],
-)  # fmt: skip
+    [
+        Types.STRING(),
+        Types.STRING(),
+        Types.STRING(),
+        Types.STRING(),
+        Types.LONG(),
+        Types.STRING(),
+        Types.BOOLEAN(),
+    ],
+)
 _ORDER_TYPE = Types.ROW_NAMED(
     ["revision", "timer_ms", "events", "lines"],
     [Types.INT(), Types.LONG(), Types.LIST(_EVENT_STATE_TYPE), Types.LIST(LINE_STATE_TYPE)],

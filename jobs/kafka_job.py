@@ -170,23 +170,45 @@ def source(
 def register_pg_tables(t_env: StreamTableEnvironment, endpoints: Endpoints) -> None:
     """JDBC upsert tables matching sql/migrations (primary keys make writes idempotent)."""
     columns = {
-        "pg_pay_lines": ("pay_lines", ["line_id"], [
-            ("line_id", DataTypes.STRING().not_null()), ("kind", DataTypes.STRING()),
-            ("order_id", DataTypes.STRING()), ("driver_id", DataTypes.STRING()),
-            ("zone", DataTypes.STRING()), ("pay_date", DataTypes.DATE()),
-            ("start_ts", DataTypes.TIMESTAMP(3)), ("end_ts", DataTypes.TIMESTAMP(3)),
-            ("base_ms", DataTypes.BIGINT()), ("weighted_ms", DataTypes.DECIMAL(38, 6)),
-            ("rate_per_minute", DataTypes.DECIMAL(38, 6)), ("amount_cents", DataTypes.BIGINT()),
-            ("amount", DataTypes.DECIMAL(18, 4)), ("currency", DataTypes.STRING()),
-            ("zones_version", DataTypes.STRING()), ("rule_version", DataTypes.STRING()),
-            ("reason", DataTypes.STRING())]),
-        "pg_driver_daily_pay": ("driver_daily_pay", ["driver_id", "pay_date"], [
-            ("driver_id", DataTypes.STRING().not_null()), ("pay_date", DataTypes.DATE().not_null()),
-            ("total_cents", DataTypes.BIGINT()), ("currency", DataTypes.STRING()),
-            ("line_count", DataTypes.INT()), ("version", DataTypes.BIGINT()),
-            ("final", DataTypes.BOOLEAN()), ("post_final", DataTypes.BOOLEAN()),
-            ("as_of", DataTypes.TIMESTAMP(3))]),
-    }  # fmt: skip
+        "pg_pay_lines": (
+            "pay_lines",
+            ["line_id"],
+            [
+                ("line_id", DataTypes.STRING().not_null()),
+                ("kind", DataTypes.STRING()),
+                ("order_id", DataTypes.STRING()),
+                ("driver_id", DataTypes.STRING()),
+                ("zone", DataTypes.STRING()),
+                ("pay_date", DataTypes.DATE()),
+                ("start_ts", DataTypes.TIMESTAMP(3)),
+                ("end_ts", DataTypes.TIMESTAMP(3)),
+                ("base_ms", DataTypes.BIGINT()),
+                ("weighted_ms", DataTypes.DECIMAL(38, 6)),
+                ("rate_per_minute", DataTypes.DECIMAL(38, 6)),
+                ("amount_cents", DataTypes.BIGINT()),
+                ("amount", DataTypes.DECIMAL(18, 4)),
+                ("currency", DataTypes.STRING()),
+                ("zones_version", DataTypes.STRING()),
+                ("rule_version", DataTypes.STRING()),
+                ("reason", DataTypes.STRING()),
+            ],
+        ),
+        "pg_driver_daily_pay": (
+            "driver_daily_pay",
+            ["driver_id", "pay_date"],
+            [
+                ("driver_id", DataTypes.STRING().not_null()),
+                ("pay_date", DataTypes.DATE().not_null()),
+                ("total_cents", DataTypes.BIGINT()),
+                ("currency", DataTypes.STRING()),
+                ("line_count", DataTypes.INT()),
+                ("version", DataTypes.BIGINT()),
+                ("final", DataTypes.BOOLEAN()),
+                ("post_final", DataTypes.BOOLEAN()),
+                ("as_of", DataTypes.TIMESTAMP(3)),
+            ],
+        ),
+    }
     for name, (table, key, cols) in columns.items():
         schema = Schema.new_builder()
         for column, dtype in cols:

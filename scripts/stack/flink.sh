@@ -55,9 +55,18 @@ status() {
   else log "stopped"; return 3; fi
 }
 
+# Start one more TaskManager on the running cluster (e.g. after one died): the job resumes from
+# its last completed checkpoint once the new slots register.
+taskmanager() {
+  [[ -n "$(flink_pids)" ]] || die "flink is not running"
+  "$FLINK_BIN/taskmanager.sh" start >>"$FLINK_LOG_DIR/taskmanager-start.out" 2>&1
+  log "taskmanager started"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 {start|stop|status}" >&2; exit 2 ;;
+  taskmanager) taskmanager ;;
+  *) echo "usage: $0 {start|stop|status|taskmanager}" >&2; exit 2 ;;
 esac

@@ -91,24 +91,64 @@ def test_lines_are_exact_and_ordered_by_start_then_line_id(
         "driver_id": seed.usd,
         "date": USD_DAY,
         "lines": [
-            {"line_id": seed.line_ids["reversal"], "kind": "REVERSAL", "order_id": "o-0",
-             "zone": "downtown", "start": "2026-11-24T08:00:00.000Z",
-             "end": "2026-11-24T08:15:00.000Z", "base_ms": -900_000, "weighted_ms": "-1350000.5",
-             "rate_per_minute": "0.20", "amount": "-4.50", "reason": "order cancelled", **common},
-            {"line_id": seed.line_ids["a-line"], "kind": "LINE", "order_id": "o-1",
-             "zone": "downtown", "start": "2026-11-24T10:00:00.000Z",
-             "end": "2026-11-24T10:30:00.000Z", "base_ms": 1_800_000, "weighted_ms": 1_800_000,
-             "rate_per_minute": "0.30", "amount": "9.00", "reason": None, **common},
-            {"line_id": seed.line_ids["b-line"], "kind": "LINE", "order_id": "o-2",
-             "zone": "downtown", "start": "2026-11-24T10:00:00.000Z",
-             "end": "2026-11-24T10:35:00.000Z", "base_ms": 2_100_000, "weighted_ms": 2_100_000,
-             "rate_per_minute": "0.30", "amount": "10.50", "reason": None, **common},
-            {"line_id": seed.line_ids["adjustment"], "kind": "ADJUSTMENT", "order_id": None,
-             "zone": None, "start": None, "end": None, "base_ms": None, "weighted_ms": None,
-             "rate_per_minute": None, "amount": "0.00", "reason": "zones file corrected",
-             **common},
+            {
+                "line_id": seed.line_ids["reversal"],
+                "kind": "REVERSAL",
+                "order_id": "o-0",
+                "zone": "downtown",
+                "start": "2026-11-24T08:00:00.000Z",
+                "end": "2026-11-24T08:15:00.000Z",
+                "base_ms": -900_000,
+                "weighted_ms": "-1350000.5",
+                "rate_per_minute": "0.20",
+                "amount": "-4.50",
+                "reason": "order cancelled",
+                **common,
+            },
+            {
+                "line_id": seed.line_ids["a-line"],
+                "kind": "LINE",
+                "order_id": "o-1",
+                "zone": "downtown",
+                "start": "2026-11-24T10:00:00.000Z",
+                "end": "2026-11-24T10:30:00.000Z",
+                "base_ms": 1_800_000,
+                "weighted_ms": 1_800_000,
+                "rate_per_minute": "0.30",
+                "amount": "9.00",
+                "reason": None,
+                **common,
+            },
+            {
+                "line_id": seed.line_ids["b-line"],
+                "kind": "LINE",
+                "order_id": "o-2",
+                "zone": "downtown",
+                "start": "2026-11-24T10:00:00.000Z",
+                "end": "2026-11-24T10:35:00.000Z",
+                "base_ms": 2_100_000,
+                "weighted_ms": 2_100_000,
+                "rate_per_minute": "0.30",
+                "amount": "10.50",
+                "reason": None,
+                **common,
+            },
+            {
+                "line_id": seed.line_ids["adjustment"],
+                "kind": "ADJUSTMENT",
+                "order_id": None,
+                "zone": None,
+                "start": None,
+                "end": None,
+                "base_ms": None,
+                "weighted_ms": None,
+                "rate_per_minute": None,
+                "amount": "0.00",
+                "reason": "zones file corrected",
+                **common,
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def test_jpy_line_amounts_have_no_decimal_places(
@@ -167,10 +207,15 @@ def test_a_malformed_driver_id_is_a_400_naming_driver_id(
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-     {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": "Bearer tökén".encode()}],
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": "Bearer tökén".encode()},
+    ],
     ids=["missing", "wrong", "not-bearer", "longer", "non-ascii"],
-)  # fmt: skip
+)
 def test_requests_without_the_right_bearer_token_are_401_with_a_challenge(
     client: TestClient, seed: Seed, headers: dict[str, str | bytes]
 ) -> None:
@@ -266,8 +311,11 @@ def server(seed: Seed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [ROOT / ".venv/bin/driverpay", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-        )  # fmt: skip
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -313,7 +361,11 @@ def test_serve_refuses_to_start_without_a_token() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DRIVERPAY_API_TOKEN"}
     result = subprocess.run(
         [ROOT / ".venv/bin/driverpay", "serve", "--port", str(free_port())],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert "DRIVERPAY_API_TOKEN is not set" in result.stderr

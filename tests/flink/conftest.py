@@ -32,18 +32,28 @@ class Run:
         return self.result.records.get(name, [])
 
     def ledger(self, order_id: str) -> list[dict[str, Any]]:
-        return sorted((r for r in self.records("pay_ledger") if r["order_id"] == order_id),
-                      key=lambda r: (r["kind"] != "LINE", r["kind"], r["pay_date"]))  # fmt: skip
+        return sorted(
+            (r for r in self.records("pay_ledger") if r["order_id"] == order_id),
+            key=lambda r: (r["kind"] != "LINE", r["kind"], r["pay_date"]),
+        )
 
     def day(self, driver_id: str, pay_date: str = scenario.DAY) -> dict[str, Any] | None:
-        versions = [r for r in self.records("driver_daily_pay")
-                    if r["driver_id"] == driver_id and r["pay_date"] == pay_date]  # fmt: skip
+        versions = [
+            r
+            for r in self.records("driver_daily_pay")
+            if r["driver_id"] == driver_id and r["pay_date"] == pay_date
+        ]
         return max(versions, key=lambda r: r["version"]) if versions else None
 
     def versions(self, driver_id: str, pay_date: str = scenario.DAY) -> list[dict[str, Any]]:
-        return sorted((r for r in self.records("driver_daily_pay")
-                       if r["driver_id"] == driver_id and r["pay_date"] == pay_date),
-                      key=lambda r: r["version"])  # fmt: skip
+        return sorted(
+            (
+                r
+                for r in self.records("driver_daily_pay")
+                if r["driver_id"] == driver_id and r["pay_date"] == pay_date
+            ),
+            key=lambda r: r["version"],
+        )
 
     def audit(self, kind: str) -> list[dict[str, Any]]:
         return [r for r in self.records("audit") if r["kind"] == kind]

@@ -29,8 +29,16 @@ class Story:
         self.lines: list[str] = []
 
     def event(self, eid: str, order: str, driver: str, kind: str, at: str, day: str = DAY) -> str:
-        line = json.dumps({"event_id": eid, "order_id": order, "driver_id": driver, "type": kind,
-                           "event_time": local(day, at), "zone": "sf"})  # fmt: skip
+        line = json.dumps(
+            {
+                "event_id": eid,
+                "order_id": order,
+                "driver_id": driver,
+                "type": kind,
+                "event_time": local(day, at),
+                "zone": "sf",
+            }
+        )
         self.lines.append(line)
         return line
 
@@ -45,16 +53,47 @@ class Story:
 
 MALFORMED: dict[str, str] = {
     "not json at all": "invalid JSON",
-    json.dumps({"event_id": "m-1", "order_id": "o-x", "type": "ACCEPTED",
-                "event_time": "2026-11-24T10:00:00Z", "zone": "sf"}): "driver_id: required",
-    json.dumps({"event_id": "m-2", "order_id": "o-x", "driver_id": "d-x", "type": "ACCEPTED",
-                "event_time": "2026-11-24T10:00:00Z", "zone": "atlantis"}): "zone: unknown zone",
-    json.dumps({"event_id": "m-3", "order_id": "o-x", "driver_id": "d-x", "type": "ACCEPTED",
-                "event_time": "2026-11-24 10:00", "zone": "sf"}): "event_time:",
-    json.dumps({"event_id": "m-4", "order_id": "o-x", "driver_id": "d-x", "type": "ACCEPTED",
-                "event_time": "2026-11-24T10:00:00Z", "zone": "sf",
-                "schema_version": 2}): "schema_version: unsupported major version 2",
-}  # fmt: skip
+    json.dumps(
+        {
+            "event_id": "m-1",
+            "order_id": "o-x",
+            "type": "ACCEPTED",
+            "event_time": "2026-11-24T10:00:00Z",
+            "zone": "sf",
+        }
+    ): "driver_id: required",
+    json.dumps(
+        {
+            "event_id": "m-2",
+            "order_id": "o-x",
+            "driver_id": "d-x",
+            "type": "ACCEPTED",
+            "event_time": "2026-11-24T10:00:00Z",
+            "zone": "atlantis",
+        }
+    ): "zone: unknown zone",
+    json.dumps(
+        {
+            "event_id": "m-3",
+            "order_id": "o-x",
+            "driver_id": "d-x",
+            "type": "ACCEPTED",
+            "event_time": "2026-11-24 10:00",
+            "zone": "sf",
+        }
+    ): "event_time:",
+    json.dumps(
+        {
+            "event_id": "m-4",
+            "order_id": "o-x",
+            "driver_id": "d-x",
+            "type": "ACCEPTED",
+            "event_time": "2026-11-24T10:00:00Z",
+            "zone": "sf",
+            "schema_version": 2,
+        }
+    ): "schema_version: unsupported major version 2",
+}
 
 
 def build(path: Path, filler: int) -> tuple[Path, dict[str, int]]:

@@ -22,7 +22,11 @@ def amounts(run: Run, order_id: str) -> list[tuple[str, str, str]]:
 def test_a_delivered_order_pays_its_accept_to_deliver_interval(run: Run) -> None:
     [line] = run.ledger("o-simple")
     assert (line["kind"], line["amount"], line["base_ms"], line["weighted_ms"]) == (
-        "LINE", "9.00", 30 * 60_000, 30 * 60_000)  # fmt: skip
+        "LINE",
+        "9.00",
+        30 * 60_000,
+        30 * 60_000,
+    )
     assert (line["start"], line["end"]) == ("2026-11-24T18:00:00.000Z", "2026-11-24T18:30:00.000Z")
     assert line["rate_per_minute"] == "0.30"
     assert line["zones_version"].startswith("sha256:")
@@ -110,20 +114,30 @@ def test_a_day_becomes_final_after_midnight_plus_grace_and_late_pay_is_post_fina
     assert (first_final["total"], first_final["post_final"]) == ("9.00", False)
     last = versions[-1]
     assert (last["total"], last["line_count"], last["final"], last["post_final"]) == (
-        "15.00", 2, True, True)  # fmt: skip
+        "15.00",
+        2,
+        True,
+        True,
+    )
     assert "o-late" in {r["order_id"] for r in run.audit("LATE")}
 
 
 def test_every_driver_day_ends_final_with_the_expected_totals(run: Run) -> None:
     finals = {(r["driver_id"], r["pay_date"]): r for r in run.records("driver_daily_pay")}
     expected = {
-        ("d-simple", "2026-11-24"): "15.00", ("d-peak", "2026-11-24"): "27.00",
-        ("d-ooo", "2026-11-24"): "12.00", ("d-dup", "2026-11-24"): "6.00",
-        ("d-second", "2026-11-24"): "9.00", ("d-fix", "2026-11-24"): "9.00",
-        ("d-twice", "2026-11-24"): "9.00", ("d-night", "2026-11-24"): "3.00",
-        ("d-night", NEXT_DAY): "6.00", ("d-cancel", "2026-11-24"): "4.50",
-        ("d-zero", "2026-11-24"): "0.00", ("d-filler", NEXT_DAY): "0.00",
-    }  # fmt: skip
+        ("d-simple", "2026-11-24"): "15.00",
+        ("d-peak", "2026-11-24"): "27.00",
+        ("d-ooo", "2026-11-24"): "12.00",
+        ("d-dup", "2026-11-24"): "6.00",
+        ("d-second", "2026-11-24"): "9.00",
+        ("d-fix", "2026-11-24"): "9.00",
+        ("d-twice", "2026-11-24"): "9.00",
+        ("d-night", "2026-11-24"): "3.00",
+        ("d-night", NEXT_DAY): "6.00",
+        ("d-cancel", "2026-11-24"): "4.50",
+        ("d-zero", "2026-11-24"): "0.00",
+        ("d-filler", NEXT_DAY): "0.00",
+    }
     assert set(finals) == set(expected)
     for key, total in expected.items():
         latest = run.day(*key)
@@ -132,7 +146,8 @@ def test_every_driver_day_ends_final_with_the_expected_totals(run: Run) -> None:
 
 def test_keyed_state_returns_to_empty_once_orders_and_days_close(run: Run) -> None:
     orders = {r["order_id"] for r in run.records("pay_ledger")} | {
-        r["order_id"] for r in run.records("quarantine")}  # fmt: skip
+        r["order_id"] for r in run.records("quarantine")
+    }
     retired = Counter(r["key"] for r in run.audit("ORDER_RETIRED"))
     assert set(retired) >= orders
     assert len(retired) == 12 + FILLER

@@ -18,8 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 KAFKA = "127.0.0.1:9092"
 PG_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"
 FLINK = "http://127.0.0.1:8081"
-TOPICS = {"order-events": 4, "pay-ledger": 2, "driver-daily-pay": 2, "order-events-dlq": 2,
-          "order-events-quarantine": 2}  # fmt: skip
+TOPICS = {
+    "order-events": 4,
+    "pay-ledger": 2,
+    "driver-daily-pay": 2,
+    "order-events-dlq": 2,
+    "order-events-quarantine": 2,
+}
 T = TypeVar("T")
 
 
@@ -36,9 +41,15 @@ def cancel_jobs() -> None:
     for job in flink("/jobs/overview")["jobs"]:
         if job["state"] not in ("CANCELED", "FINISHED", "FAILED"):
             flink(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
-    wait_for(lambda: not [j for j in flink("/jobs/overview")["jobs"]
-                          if j["state"] not in ("CANCELED", "FINISHED", "FAILED")],
-             timeout=60, what="jobs to cancel")  # fmt: skip
+    wait_for(
+        lambda: not [
+            j
+            for j in flink("/jobs/overview")["jobs"]
+            if j["state"] not in ("CANCELED", "FINISHED", "FAILED")
+        ],
+        timeout=60,
+        what="jobs to cancel",
+    )
 
 
 def reset_topics() -> None:
@@ -48,8 +59,11 @@ def reset_topics() -> None:
     doomed = [t for t in TOPICS if t in existing]
     for future in admin.delete_topics(doomed, operation_timeout=30).values():
         future.result()
-    wait_for(lambda: not set(TOPICS) & set(admin.list_topics(timeout=10).topics), 60,
-             "topics to be deleted")  # fmt: skip
+    wait_for(
+        lambda: not set(TOPICS) & set(admin.list_topics(timeout=10).topics),
+        60,
+        "topics to be deleted",
+    )
     new = [NewTopic(t, num_partitions=p, replication_factor=1) for t, p in TOPICS.items()]
     for future in admin.create_topics(new, operation_timeout=30).values():
         future.result()
@@ -64,8 +78,14 @@ def reset_tables() -> None:
 def submit(group_id: str) -> str:
     """``make submit`` with a fresh consumer group; returns the job id."""
     env = {"DRIVERPAY_GROUP_ID": group_id, "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([str(ROOT / "scripts/stack/submit.sh")], capture_output=True, text=True,
-                         timeout=180, env={**_environ(), **env}, check=True)  # fmt: skip
+    out = subprocess.run(
+        [str(ROOT / "scripts/stack/submit.sh")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**_environ(), **env},
+        check=True,
+    )
     for line in out.stdout.splitlines():
         if "JobID" in line:
             return line.split()[-1]
@@ -80,11 +100,15 @@ def _environ() -> dict[str, str]:
 
 def read_topic(topic: str, committed_only: bool = True) -> list[bytes]:
     """Every record value of ``topic`` from the beginning (read_committed by default)."""
-    consumer = Consumer({
-        "bootstrap.servers": KAFKA, "group.id": f"reader-{time.time_ns()}",
-        "isolation.level": "read_committed" if committed_only else "read_uncommitted",
-        "enable.auto.commit": False, "auto.offset.reset": "earliest",
-    })  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": KAFKA,
+            "group.id": f"reader-{time.time_ns()}",
+            "isolation.level": "read_committed" if committed_only else "read_uncommitted",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ends = {}
