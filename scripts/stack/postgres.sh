@@ -19,6 +19,12 @@ if [[ -z "$BIN" ]]; then
   BIN="$(find_bin)"; [[ -n "$BIN" ]] || die "postgresql install did not provide initdb"
 fi
 as_pg() { if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# A checkout under a folder the postgres OS user cannot enter (e.g. /root/...) keeps its data in
+# /var/tmp instead, named after the checkout so two clones never share a cluster.
+if [[ -z "${PG_RUN_DIR:-}" ]] && ! as_pg test -x "$ROOT"; then
+  DIR="/var/tmp/driverpay-pg-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)"
+  DATA="$DIR/data"; SOCK="$DIR/sock"; LOGF="$DIR/log/postgres.log"; PIDF="$DATA/postmaster.pid"
+fi
 psql_su() { PGOPTIONS="-c client_min_messages=warning" "$BIN/psql" -X -q -h "$SOCK" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 psql_app() { PGOPTIONS="-c client_min_messages=warning" "$BIN/psql" -X -q -h "$SOCK" -p "$PORT" -U driverpay -d driverpay -v ON_ERROR_STOP=1 "$@"; }
 pg_pid_alive() { pid_alive "$PIDF" "$DATA"; }
