@@ -7,6 +7,8 @@ Submitted with ``flink run -py jobs/kafka_job.py`` (``make submit``); the graph 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescri
 
 from jobs.pipeline import build_pipeline
 from jobs.settings import JobSettings
+from udfs.events import MAX_EVENT_BYTES, EventType
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,13 +121,37 @@ class KafkaPostgresSinks:
 
 # Event time for watermarks only, read in the source so that each Kafka partition gets its own
 # watermark (a backlog replay reads partitions at different speeds). Second precision is enough
-# for watermarks; pay uses the parser's exact milliseconds. Unreadable times count as epoch 0,
-# which never advances a watermark; the parser sends those records to the dead letter.
-SOURCE_EVENT_TIME = (
-    "TO_TIMESTAMP_LTZ(COALESCE(GREATEST(UNIX_TIMESTAMP(REGEXP_REPLACE("
-    "JSON_VALUE(CAST(payload AS STRING), '$.event_time'), '\\.[0-9]+', ''), "
-    "'yyyy-MM-dd''T''HH:mm:ssXXX'), 0), 0) * 1000, 3)"
+# for watermarks; pay uses the parser's exact milliseconds. A record that fails the contract's
+# cheap checks counts as epoch 0, which never advances a watermark: a malformed record with a
+# far-off timestamp must not make every valid event look late.
+_TEXT = "CAST(payload AS STRING)"
+_SECONDS = (
+    f"UNIX_TIMESTAMP(REGEXP_REPLACE(JSON_VALUE({_TEXT}, '$.event_time'), '\\.[0-9]+', ''), "
+    "'yyyy-MM-dd''T''HH:mm:ssXXX')"
 )
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def source_event_time(zone_names: Iterable[str]) -> str:
+    """SQL for the watermark column; zone names are checked to be plain identifiers first."""
+    names = sorted(zone_names)
+    if not all(_ZONE_NAME.fullmatch(name) for name in names):
+        raise ValueError(f"zone names must match {_ZONE_NAME.pattern} to appear in SQL: {names}")
+    zones = ", ".join(f"'{name}'" for name in names)
+    types = ", ".join(f"'{t.value}'" for t in EventType)
+    value = f"JSON_VALUE({_TEXT}, '$.{{}}')".format
+    is_text = f"JSON_QUERY({_TEXT}, '$.{{}}' WITH ARRAY WRAPPER) LIKE '[\"%'".format
+    text_fields = ("event_id", "order_id", "driver_id", "type", "event_time", "zone")
+    plausible = " AND ".join([
+        f"CHAR_LENGTH({_TEXT}) <= {MAX_EVENT_BYTES}",
+        *(is_text(name) for name in text_fields),
+        f"CHAR_LENGTH({value('event_id')}) BETWEEN 1 AND 128",
+        f"{value('type')} IN ({types})",
+        f"{value('zone')} IN ({zones})",
+        f"COALESCE(JSON_QUERY({_TEXT}, '$.schema_version' WITH ARRAY WRAPPER), '[1]') = '[1]'",
+    ])  # fmt: skip
+    seconds = f"CASE WHEN {plausible} THEN GREATEST(COALESCE({_SECONDS}, 0), 0) ELSE 0 END"
+    return f"TO_TIMESTAMP_LTZ({seconds} * 1000, 3)"
 
 
 def sql_interval(ms: int) -> str:
@@ -139,7 +166,10 @@ def sql_interval(ms: int) -> str:
 
 
 def source(
-    t_env: StreamTableEnvironment, endpoints: Endpoints, settings: JobSettings
+    t_env: StreamTableEnvironment,
+    endpoints: Endpoints,
+    settings: JobSettings,
+    zone_names: Iterable[str],
 ) -> DataStream:
     """``order-events`` as raw bytes with partition and offset; a new group starts earliest."""
     descriptor = (
@@ -149,11 +179,13 @@ def source(
             .column("payload", DataTypes.BYTES())
             .column_by_metadata("kafka_partition", DataTypes.INT(), "partition", True)
             .column_by_metadata("kafka_offset", DataTypes.BIGINT(), "offset", True)
-            .column_by_expression("event_time", SOURCE_EVENT_TIME)
+            .column_by_expression("event_time", source_event_time(zone_names))
             .watermark("event_time", f"event_time - {sql_interval(settings.out_of_orderness_ms)}")
             .build()
         )
-        .option("scan.watermark.idle-timeout", f"{settings.idleness_ms} ms")
+        # Idleness is for partitions that get no traffic at all; 5 min keeps a backpressured
+        # backlog replay from declaring busy partitions idle (which would let others race ahead).
+        .option("scan.watermark.idle-timeout", f"{max(settings.idleness_ms, 300_000)} ms")
         .format("raw")
         .option("topic", INPUT_TOPIC)
         .option("properties.bootstrap.servers", endpoints.kafka)
@@ -234,7 +266,7 @@ def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSe
     t_env.get_config().set("table.local-time-zone", "UTC")
     zones = load_zones(os.environ.get("DRIVERPAY_ZONES", str(ROOT / "config" / "zones.yaml")))
     sinks = KafkaPostgresSinks(t_env, endpoints)
-    raw = source(t_env, endpoints, settings)
+    raw = source(t_env, endpoints, settings, zones)
     build_pipeline(raw, decode_kafka_row, zones, settings, sinks, source_watermarks=True)
     register_pg_tables(t_env, endpoints)
     statements = t_env.create_statement_set()

@@ -7,7 +7,10 @@ hash="$(cat "$ROOT/pom.xml" "$STACK/jars.sh" | sha256sum | cut -d' ' -f1)"
 stamp="$JARS/.stamp"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then exit 0; fi
 
-command -v mvn >/dev/null || die "mvn not found (apt-get install -y maven)"
+if ! command -v mvn >/dev/null; then  # a fresh machine: Maven from Debian
+  log "installing maven from Debian"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null || die "could not install maven"
+fi
 log "resolving jars from pom.xml into $JARS ..."
 rm -rf "$JARS/flink" "$JARS/plugins" "$JARS/gateway" "$JARS/kafka" "$stamp"
 mkdir -p "$JARS"

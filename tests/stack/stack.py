@@ -133,6 +133,13 @@ def read_topic(topic: str, committed_only: bool = True) -> list[bytes]:
         consumer.close()
 
 
+def committed_records(topic: str, at_least: int, timeout: float = 120) -> list[dict[str, Any]]:
+    """The committed JSON records of ``topic``, once there are at least ``at_least`` of them."""
+    values = wait_for(lambda: (v := read_topic(topic)) and len(v) >= at_least and v, timeout,
+                      f"{at_least} committed records in {topic}")  # fmt: skip
+    return [json.loads(v) for v in values]
+
+
 def wait_for(check: Callable[[], T], timeout: float, what: str, every: float = 1.0) -> T:
     """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

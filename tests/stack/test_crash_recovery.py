@@ -81,14 +81,8 @@ def test_killing_the_taskmanager_mid_stream_neither_loses_nor_doubles_pay(
     stack.wait_for(
         lambda: pg_totals() == expected, 420, "totals equal truth after recovery", every=3
     )
-    values = stack.wait_for(
-        lambda: (v := stack.read_topic("pay-ledger"))
-        and len(v) >= truth["counts"]["pay_lines"]
-        and v,
-        180,
-        "committed ledger after recovery",
-    )
-    ids = Counter(json.loads(v)["line_id"] for v in values)
+    records = stack.committed_records("pay-ledger", truth["counts"]["pay_lines"], timeout=180)
+    ids = Counter(r["line_id"] for r in records)
     assert ids.most_common(1)[0][1] == 1, "a line was committed twice"
     assert len(ids) == truth["counts"]["pay_lines"]
     history = stack.flink(f"/jobs/{job}/exceptions")

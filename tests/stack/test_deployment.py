@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -56,13 +55,7 @@ def test_postgres_daily_totals_equal_the_generators_truth_to_the_cent(settled: D
 
 
 def test_committed_ledger_topic_holds_each_line_exactly_once(settled: Deployment) -> None:
-    expected_lines = settled.truth["counts"]["pay_lines"]
-    values = stack.wait_for(
-        lambda: (v := stack.read_topic("pay-ledger")) and len(v) >= expected_lines and v,
-        120,
-        "committed ledger records",
-    )
-    records = [json.loads(v) for v in values]
+    records = stack.committed_records("pay-ledger", settled.truth["counts"]["pay_lines"])
     ids = Counter(r["line_id"] for r in records)
     assert ids.most_common(1)[0][1] == 1
     net = sum(Decimal(r["amount"]) for r in records if r["currency"] == "USD")
@@ -75,12 +68,7 @@ def test_committed_ledger_topic_holds_each_line_exactly_once(settled: Deployment
 
 def test_every_malformed_record_is_in_the_dead_letter_topic(settled: Deployment) -> None:
     expected = settled.truth["counts"]["malformed"]
-    values = stack.wait_for(
-        lambda: (v := stack.read_topic("order-events-dlq")) and len(v) >= expected and v,
-        120,
-        "dead letters",
-    )
-    records = [json.loads(v) for v in values]
+    records = stack.committed_records("order-events-dlq", expected)
     assert len(records) == expected
     assert all(r["reason"] and "payload" in r for r in records)
     positions = {r["position"] for r in records}
