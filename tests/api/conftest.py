@@ -7,7 +7,6 @@ per-run suffix, and deleted afterwards; the API under test reads as ``driverpay_
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from psycopg import sql
 from driverpay.api import DEFAULT_READ_DSN, PoolSettings, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_SCRIPT = ROOT / "scripts" / "stack" / "postgres.sh"
 OWNER_DSN = os.environ.get("DRIVERPAY_PG_DSN", "postgresql://driverpay@127.0.0.1:5432/driverpay")
 READER_DSN = os.environ.get("DRIVERPAY_PG_READ_DSN", DEFAULT_READ_DSN)
 TOKEN = f"test-token-{uuid.uuid4().hex}"
@@ -46,29 +44,6 @@ class Seed:
     jpy: str
     other: str
     line_ids: dict[str, str]
-
-
-def _postgres_running() -> bool:
-    status = subprocess.run([PG_SCRIPT, "status"], capture_output=True, text=True, check=False)
-    return status.returncode == 0
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[None]:
-    """PostgreSQL on 127.0.0.1:5432; stopped at the end only if this fixture started it."""
-    started = False
-    if not _postgres_running():
-        result = subprocess.run(
-            [PG_SCRIPT, "start"], capture_output=True, text=True, timeout=300, check=False
-        )
-        if result.returncode != 0:
-            pytest.fail(f"postgres.sh start failed:\n{result.stderr}")
-        started = True
-    try:
-        yield
-    finally:
-        if started:
-            subprocess.run([PG_SCRIPT, "stop"], capture_output=True, timeout=120, check=False)
 
 
 def _line(seed_run: str, key: str, driver_id: str, **values: Any) -> dict[str, Any]:

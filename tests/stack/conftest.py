@@ -27,16 +27,21 @@ def _port_open(port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def real_stack() -> Iterator[None]:
-    """Start the stack unless it is already up; stop it afterwards only if we started it."""
-    already_up = all(_port_open(p) for p in (9092, 5432, 8081))
-    if not already_up:
+def real_stack(postgres: None) -> Iterator[None]:
+    """Kafka and a Flink cluster (PostgreSQL comes from ``postgres``), started unless already up.
+
+    Only what this fixture started is stopped afterwards.
+    """
+    kafka_up, flink_up = _port_open(9092), _port_open(8081)
+    if not (kafka_up and flink_up):
         subprocess.run([str(stack.ROOT / "scripts/stack/up.sh")], check=True, timeout=600)
     try:
         yield
     finally:
-        if not already_up:
-            subprocess.run([str(stack.ROOT / "scripts/stack/down.sh")], check=True, timeout=300)
+        for service, was_up in (("flink", flink_up), ("kafka", kafka_up)):
+            if not was_up:
+                subprocess.run([str(stack.ROOT / f"scripts/stack/{service}.sh"), "stop"],
+                               check=True, timeout=300)  # fmt: skip
 
 
 class Deployment:

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from decimal import Decimal
@@ -44,6 +45,10 @@ def lines_in_postgres() -> int:
         return int(conn.execute("SELECT count(*) FROM pay_lines").fetchone()[0])
 
 
+def completed_checkpoints(job: str) -> int:
+    return int(stack.flink(f"/jobs/{job}/checkpoints")["counts"]["completed"])
+
+
 def test_killing_the_taskmanager_mid_stream_neither_loses_nor_doubles_pay(
     real_stack: None, tmp_path: Path
 ) -> None:
@@ -62,21 +67,27 @@ def test_killing_the_taskmanager_mid_stream_neither_loses_nor_doubles_pay(
     stack.cancel_jobs()
     stack.reset_topics()
     stack.reset_tables()
-    produce(read_lines(events), stack.KAFKA)
     job = stack.submit(group_id=f"driverpay-crash-{time.time_ns()}")
+    stack.wait_for(lambda: completed_checkpoints(job) >= 1, 120, "the first checkpoint")
 
+    # Events arrive while the job runs (about 25 s of them), so the crash lands mid-stream.
+    lines = read_lines(events)
+    producer = threading.Thread(target=produce, args=(lines, stack.KAFKA), kwargs={"rate": 700})
+    producer.start()
+    checkpoints_before = completed_checkpoints(job)
     stack.wait_for(
-        lambda: stack.flink(f"/jobs/{job}/checkpoints")["counts"]["completed"] >= 1,
+        lambda: completed_checkpoints(job) > checkpoints_before and lines_in_postgres() > 0,
         120,
-        "a first completed checkpoint",
+        "a checkpoint with pay in it",
     )
-    before = lines_in_postgres()
-    assert before < truth["counts"]["pay_lines"], "the job finished before the crash"
+    paid_before_crash = lines_in_postgres()
     [victim] = taskmanager_pids()
     os.kill(victim, signal.SIGKILL)
     subprocess.run(
         [str(stack.ROOT / "scripts/stack/flink.sh"), "taskmanager"], check=True, timeout=60
     )
+    producer.join(timeout=120)
+    assert paid_before_crash < truth["counts"]["pay_lines"], "the crash came after all the pay"
 
     stack.wait_for(
         lambda: pg_totals() == expected, 420, "totals equal truth after recovery", every=3

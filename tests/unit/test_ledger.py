@@ -171,6 +171,7 @@ def test_a_record_has_every_ledger_field_the_brief_names(zones: Zones) -> None:
         "weighted_ms": 7_200_000,
         "rate_per_minute": "0.30",
         "amount": "36.00",
+        "amount_minor": 3600,
         "currency": "USD",
         "zones_version": zones.version,
         "schedule_version": zones["sf"].schedule.version,
