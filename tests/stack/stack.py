@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import urllib.request
@@ -75,27 +76,21 @@ def reset_tables() -> None:
         conn.execute("TRUNCATE pay_lines, driver_daily_pay")
 
 
-def submit(group_id: str) -> str:
-    """``make submit`` with a fresh consumer group; returns the job id."""
+def submit(group_id: str, extra: list[str] | None = None) -> str:
+    """``make submit`` with a fresh consumer group (``extra``: flink run options); the job id."""
     env = {"DRIVERPAY_GROUP_ID": group_id, "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        [str(ROOT / "scripts/stack/submit.sh")],
+        [str(ROOT / "scripts/stack/submit.sh"), *(extra or [])],
         capture_output=True,
         text=True,
         timeout=180,
-        env={**_environ(), **env},
+        env={**os.environ, **env},
         check=True,
     )
     for line in out.stdout.splitlines():
         if "JobID" in line:
             return line.split()[-1]
     raise AssertionError(f"no job id in submit output: {out.stdout}\n{out.stderr}")
-
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 def read_topic(topic: str, committed_only: bool = True) -> list[bytes]:
