@@ -75,13 +75,24 @@ def run(
     input: Annotated[Path, typer.Option("--input", "-i", exists=True, dir_okay=False)],
     output: Annotated[Path, typer.Option("--output", "-o", file_okay=False)],
     parallelism: Annotated[int, typer.Option(min=1, max=8)] = 1,
+    out_of_orderness_s: Annotated[int, typer.Option(min=0, help="watermark lag")] = 120,
+    grace_min: Annotated[int, typer.Option(min=0, help="lateness an order absorbs")] = 60,
+    max_open_h: Annotated[int, typer.Option(min=1, help="flag orders open longer")] = 12,
+    finalize_grace_min: Annotated[int, typer.Option(min=0, help="day final at midnight+")] = 60,
 ) -> None:
     """Run the streaming job on Flink's embedded local execution over a file of events."""
     from jobs.embedded import run_file
-    from jobs.settings import JobSettings
+    from jobs.settings import HOUR, MINUTE, JobSettings
     from udfs.zones import load_zones
 
-    result = run_file(input, output, load_zones(zones_path()), JobSettings(parallelism=parallelism))
+    settings = JobSettings(
+        parallelism=parallelism,
+        out_of_orderness_ms=out_of_orderness_s * 1000,
+        grace_ms=grace_min * MINUTE,
+        max_open_ms=max_open_h * HOUR,
+        finalize_grace_ms=finalize_grace_min * MINUTE,
+    )
+    result = run_file(input, output, load_zones(zones_path()), settings)
     rate = result.input_lines / result.seconds if result.seconds else 0
     counts = ", ".join(f"{k}={len(v)}" for k, v in sorted(result.records.items()))
     err.print(
