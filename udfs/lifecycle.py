@@ -33,10 +33,15 @@ _CLOSING = frozenset({EventType.DELIVERED, EventType.CANCELLED})
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:
-    """An event that makes no sense where it sits in the order's timeline."""
+    """An event that makes no sense where it sits in the order's timeline.
+
+    ``settled``: no later event can make it valid (it follows the order's close). Otherwise a
+    late event (an earlier ``ACCEPTED`` or ``UNASSIGNED``) may still explain it.
+    """
 
     event: OrderEvent
     reason: str
+    settled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +63,7 @@ def derive(events: Iterable[OrderEvent], zones: Mapping[str, Zone]) -> Derivatio
     for e in sorted(events, key=lambda e: (e.time_ms, _RANK[e.type], e.event_id)):
         reason = _reject(e, current, closed_by)
         if reason:
-            anomalies.append(Anomaly(e, reason))
+            anomalies.append(Anomaly(e, reason, settled=closed_by is not None))
         elif e.type is EventType.ACCEPTED:
             current = e
         elif e.type is not EventType.PICKED_UP and current is not None:
@@ -167,13 +172,14 @@ class OrderLifecycle:
         return out
 
     def _settle(self, state: OrderState, d: Derivation, watermark_ms: int, step: Step) -> Step:
+        deadline = self._deadline(state, d)
+        discard = deadline is not None and deadline <= watermark_ms
         for anomaly in d.anomalies:
-            due = anomaly.event.time_ms + self.grace_ms <= watermark_ms
-            if due and anomaly.event.event_id not in state.quarantined:
+            due = anomaly.settled and anomaly.event.time_ms + self.grace_ms <= watermark_ms
+            if (due or discard) and anomaly.event.event_id not in state.quarantined:
                 state.quarantined.add(anomaly.event.event_id)
                 step.quarantine.append(quarantine_record(anomaly.event, anomaly.reason))
-        deadline = self._deadline(state, d)
-        if deadline is not None and deadline <= watermark_ms:
+        if discard:
             if d.open_accept is not None:
                 opened = d.open_accept
                 step.quarantine.append(
@@ -195,14 +201,18 @@ class OrderLifecycle:
             return None
         last = max(e.time_ms for e in state.events.values())
         clear = last + self.grace_ms
+        # An order still open, or with events a late one could explain, waits up to max_open.
+        unexplained = [a.event.time_ms for a in d.anomalies if not a.settled]
         if d.open_accept is not None:
-            clear = max(clear, d.open_accept.time_ms + self.max_open_ms)
-        pending = [
+            unexplained.append(d.open_accept.time_ms)
+        if unexplained:
+            clear = max(clear, min(unexplained) + self.max_open_ms)
+        settled = [
             a.event.time_ms + self.grace_ms
             for a in d.anomalies
-            if a.event.event_id not in state.quarantined
+            if a.settled and a.event.event_id not in state.quarantined
         ]
-        return min([clear, *pending])
+        return min([clear, *settled])
 
 
 def _because(cause: OrderEvent) -> str:

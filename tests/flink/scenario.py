@@ -124,6 +124,7 @@ def build(path: Path, filler: int) -> tuple[Path, dict[str, int]]:
     s.event("fix-d", "o-fix", "d-fix", "DELIVERED", "17:00")
     s.event("fix-u", "o-fix", "d-fix", "UNASSIGNED", "16:20")  # arrives after it was paid
     s.event("fix-a2", "o-fix", "d-fix", "ACCEPTED", "16:30")
+    s.event("slow-d", "o-slowstart", "d-slow", "DELIVERED", "20:00")  # its start comes ~7 h late
     s.event("twice-a", "o-twice", "d-twice", "ACCEPTED", "19:00")
     s.event("twice-d1", "o-twice", "d-twice", "DELIVERED", "19:30")
     s.event("twice-d2", "o-twice", "d-twice", "DELIVERED", "19:45")
@@ -138,4 +139,5 @@ def build(path: Path, filler: int) -> tuple[Path, dict[str, int]]:
         s.event(f"fill-a{i}", f"o-fill{i}", "d-filler", "ACCEPTED", minute, day=NEXT_DAY)
         s.event(f"fill-d{i}", f"o-fill{i}", "d-filler", "DELIVERED", minute, day=NEXT_DAY)
     s.event("late-d", "o-late", "d-simple", "DELIVERED", "23:20")  # late, for a final day
+    s.event("slow-a", "o-slowstart", "d-slow", "ACCEPTED", "19:30")  # > grace, < max_open late
     return s.write(path), {MALFORMED[text]: line for text, line in positions.items()}

@@ -90,6 +90,12 @@ def test_interval_crossing_local_midnight_is_paid_on_each_day(run: Run) -> None:
     assert run.day("d-night", NEXT_DAY)["total"] == "6.00"
 
 
+def test_an_acceptance_arriving_hours_late_still_pays_its_buffered_delivery(run: Run) -> None:
+    assert amounts(run, "o-slowstart") == [("LINE", "2026-11-24", "9.00")]
+    assert "slow-a" in {r["event_id"] for r in run.audit("LATE")}
+    assert [r for r in run.records("quarantine") if r["order_id"] == "o-slowstart"] == []
+
+
 def test_cancelled_order_is_paid_when_the_zone_pays_cancellations(run: Run) -> None:
     assert amounts(run, "o-cancel") == [("LINE", "2026-11-24", "4.50")]
 
@@ -136,6 +142,7 @@ def test_every_driver_day_ends_final_with_the_expected_totals(run: Run) -> None:
         ("d-night", NEXT_DAY): "6.00",
         ("d-cancel", "2026-11-24"): "4.50",
         ("d-zero", "2026-11-24"): "0.00",
+        ("d-slow", "2026-11-24"): "9.00",
         ("d-filler", NEXT_DAY): "0.00",
     }
     assert set(finals) == set(expected)
@@ -150,10 +157,10 @@ def test_keyed_state_returns_to_empty_once_orders_and_days_close(run: Run) -> No
     }
     retired = Counter(r["key"] for r in run.audit("ORDER_RETIRED"))
     assert set(retired) >= orders
-    assert len(retired) == 12 + FILLER
+    assert len(retired) == 13 + FILLER
     assert set(retired.values()) == {1}
     days = Counter(r["key"] for r in run.audit("DAY_RETIRED"))
-    assert len(days) == 12
+    assert len(days) == 13
     assert set(days.values()) == {1}
     for kind in ("ORDER_RETIRED", "DAY_RETIRED"):
         by_subtask: dict[int, list[int]] = {}
