@@ -8,8 +8,11 @@ from decimal import Decimal
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
 
+from udfs.daily import DailyState
 from udfs.events import EventType, OrderEvent
 from udfs.ledger import LineKind, PaidInterval, PayLine
+from udfs.lifecycle import OrderState
+from udfs.money import to_minor
 
 EVENT_TYPE = Types.ROW_NAMED(
     ["event_id", "order_id", "driver_id", "type", "time_ms", "zone"],
@@ -111,3 +114,93 @@ def row_to_line(r: Row) -> PayLine:
         r[19],
         r[20],
     )
+
+
+EVENT_STATE_TYPE = Types.ROW_NAMED(
+    ["event_id", "order_id", "driver_id", "type", "time_ms", "zone", "quarantined"],
+    [
+        Types.STRING(),
+        Types.STRING(),
+        Types.STRING(),
+        Types.STRING(),
+        Types.LONG(),
+        Types.STRING(),
+        Types.BOOLEAN(),
+    ],
+)
+ORDER_STATE_TYPE = Types.ROW_NAMED(
+    ["revision", "timer_ms", "events", "lines"],
+    [Types.INT(), Types.LONG(), Types.LIST(EVENT_STATE_TYPE), Types.LIST(LINE_STATE_TYPE)],
+)
+DAILY_STATE_TYPE = Types.ROW_NAMED(
+    [
+        "currency",
+        "total_minor",
+        "line_count",
+        "version",
+        "final",
+        "post_final",
+        "day_end_ms",
+        "as_of_ms",
+        "timer_ms",
+    ],
+    [
+        Types.STRING(),
+        Types.LONG(),
+        Types.LONG(),
+        Types.LONG(),
+        Types.BOOLEAN(),
+        Types.BOOLEAN(),
+        Types.LONG(),
+        Types.LONG(),
+        Types.LONG(),
+    ],
+)
+
+
+def order_state(stored: Row) -> OrderState:
+    """An order's lifecycle state from its stored row."""
+    state = OrderState(revision=stored[0])
+    for r in stored[2]:
+        state.events[r[0]] = OrderEvent(r[0], r[1], r[2], EventType(r[3]), r[4], r[5])
+        if r[6]:
+            state.quarantined.add(r[0])
+    state.lines = [row_to_line(r) for r in stored[3]]
+    return state
+
+
+def order_row(state: OrderState, timer_ms: int | None) -> Row:
+    """The one typed row an order is stored as (its events, lines in effect and timer)."""
+    events = [
+        Row(
+            e.event_id,
+            e.order_id,
+            e.driver_id,
+            e.type.value,
+            e.time_ms,
+            e.zone,
+            e.event_id in state.quarantined,
+        )
+        for e in state.events.values()
+    ]
+    return Row(state.revision, timer_ms, events, [line_to_row(line) for line in state.lines])
+
+
+def delta_row(line: PayLine, event_ms: int) -> Row:
+    """The typed row the daily stage consumes for one ledger line (-1 line for a reversal)."""
+    iv = line.interval
+    count = -1 if line.kind is LineKind.REVERSAL else 1
+    return Row(
+        iv.driver_id,
+        line.pay_date.isoformat(),
+        iv.zone,
+        line.currency,
+        to_minor(line.amount, line.currency),
+        count,
+        event_ms,
+    )
+
+
+def daily_state(r: Row) -> DailyState:
+    """A driver-day's state from its stored row."""
+    return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])

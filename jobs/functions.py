@@ -12,12 +12,20 @@ from pyflink.common.typeinfo import Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs.codec import LINE_STATE_TYPE, event_to_row, line_to_row, row_to_event, row_to_line
+from jobs.codec import (
+    DAILY_STATE_TYPE,
+    ORDER_STATE_TYPE,
+    daily_state,
+    delta_row,
+    event_to_row,
+    order_row,
+    order_state,
+    row_to_event,
+)
 from udfs.daily import DailyState, DailyTotals, LineDelta, daily_json
-from udfs.events import EventType, MalformedEventError, OrderEvent, parse_event
+from udfs.events import MalformedEventError, OrderEvent, parse_event
 from udfs.ledger import LineKind
 from udfs.lifecycle import OrderLifecycle, OrderState, Step
-from udfs.money import to_minor
 from udfs.timefmt import format_ms
 
 DEAD_LETTER = OutputTag("dead-letter", Types.STRING())
@@ -46,7 +54,7 @@ def subtask_index(runtime_context: RuntimeContext) -> int:
 
 
 def dumps(record: dict[str, Any]) -> str:
-    """Compact, key-ordered JSON as every output record is written."""
+    """Compact JSON in the field order given: the same record always gives the same bytes."""
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -86,7 +94,7 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
 
     def open(self, runtime_context: RuntimeContext) -> None:
         # One typed value per order: a single state read and write per event.
-        self.order = runtime_context.get_state(ValueStateDescriptor("order", _ORDER_TYPE))
+        self.order = runtime_context.get_state(ValueStateDescriptor("order", ORDER_STATE_TYPE))
         self.subtask = subtask_index(runtime_context)
         self.live = 0  # orders with state on this subtask since start (evidence, not state)
         group = runtime_context.get_metrics_group().add_group("driverpay")
@@ -132,7 +140,7 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
         for line in step.lines:
             self.counters[_LINE_COUNTER[line.kind]].inc()
             yield LEDGER, line.to_json()
-            yield LineDeltaRow.of(line, event_ms)
+            yield delta_row(line, event_ms)
         for record in step.quarantine:
             self.counters["quarantined"].inc()
             yield QUARANTINE, dumps(record)
@@ -145,58 +153,14 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
             self.counters["open_orders"].dec()
             yield AUDIT, _retired("ORDER_RETIRED", ctx.get_current_key(), self.subtask, self.live)
             return
-        self.order.update(_order_row(state, step.timer_ms))
+        self.order.update(order_row(state, step.timer_ms))
         if step.timer_ms is not None and step.timer_ms != old_timer:
             ctx.timer_service().register_event_time_timer(step.timer_ms)
 
     def _load(self) -> OrderState:
         stored = self.order.value()
         self._timer = stored[1] if stored is not None else None
-        return _order_state(stored) if stored is not None else OrderState()
-
-
-def _order_state(stored: Row) -> OrderState:
-    state = OrderState(revision=stored[0])
-    for r in stored[2]:
-        state.events[r[0]] = OrderEvent(r[0], r[1], r[2], EventType(r[3]), r[4], r[5])
-        if r[6]:
-            state.quarantined.add(r[0])
-    state.lines = [row_to_line(r) for r in stored[3]]
-    return state
-
-
-def _order_row(state: OrderState, timer_ms: int | None) -> Row:
-    events = [
-        Row(
-            e.event_id,
-            e.order_id,
-            e.driver_id,
-            e.type.value,
-            e.time_ms,
-            e.zone,
-            e.event_id in state.quarantined,
-        )
-        for e in state.events.values()
-    ]
-    return Row(state.revision, timer_ms, events, [line_to_row(line) for line in state.lines])
-
-
-class LineDeltaRow:
-    """Builds the typed row the daily stage consumes from a ledger line."""
-
-    @staticmethod
-    def of(line: Any, event_ms: int) -> Row:
-        iv = line.interval
-        count = -1 if line.kind is LineKind.REVERSAL else 1
-        return Row(
-            iv.driver_id,
-            line.pay_date.isoformat(),
-            iv.zone,
-            line.currency,
-            to_minor(line.amount, line.currency),
-            count,
-            event_ms,
-        )
+        return order_state(stored) if stored is not None else OrderState()
 
 
 class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
@@ -206,7 +170,7 @@ class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
         self.totals = totals
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.state = runtime_context.get_state(ValueStateDescriptor("daily", _DAILY_TYPE))
+        self.state = runtime_context.get_state(ValueStateDescriptor("daily", DAILY_STATE_TYPE))
         self.subtask = subtask_index(runtime_context)
         self.live = 0
         group = runtime_context.get_metrics_group().add_group("driverpay")
@@ -216,7 +180,7 @@ class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         stored = self.state.value()
-        state = _daily_from_row(stored) if stored is not None else None
+        state = daily_state(stored) if stored is not None else None
         delta = LineDelta(*value)
         watermark = ctx.timer_service().current_watermark()
         new_state, step = self.totals.on_line(state, delta, watermark)
@@ -236,7 +200,7 @@ class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
         if stored is None:
             return
         driver_id, _, pay_date = ctx.get_current_key().partition("|")
-        state = _daily_from_row(stored)
+        state = daily_state(stored)
         step = self.totals.on_timer(
             state, driver_id, pay_date, ctx.timer_service().current_watermark()
         )
@@ -273,10 +237,6 @@ class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
         )
 
 
-def _daily_from_row(r: Row) -> DailyState:
-    return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
-
-
 def _retired(kind: str, key: str, subtask: int, live: int) -> str:
     """State for ``key`` was cleared; ``live_after`` is what this subtask still holds."""
     return dumps({"kind": kind, "key": key, "subtask": subtask, "live_after": live})
@@ -300,43 +260,3 @@ _LINE_COUNTER = {
     LineKind.REVERSAL: "reversals",
     LineKind.ADJUSTMENT: "adjustments",
 }
-_EVENT_STATE_TYPE = Types.ROW_NAMED(
-    ["event_id", "order_id", "driver_id", "type", "time_ms", "zone", "quarantined"],
-    [
-        Types.STRING(),
-        Types.STRING(),
-        Types.STRING(),
-        Types.STRING(),
-        Types.LONG(),
-        Types.STRING(),
-        Types.BOOLEAN(),
-    ],
-)
-_ORDER_TYPE = Types.ROW_NAMED(
-    ["revision", "timer_ms", "events", "lines"],
-    [Types.INT(), Types.LONG(), Types.LIST(_EVENT_STATE_TYPE), Types.LIST(LINE_STATE_TYPE)],
-)
-_DAILY_TYPE = Types.ROW_NAMED(
-    [
-        "currency",
-        "total_minor",
-        "line_count",
-        "version",
-        "final",
-        "post_final",
-        "day_end_ms",
-        "as_of_ms",
-        "timer_ms",
-    ],
-    [
-        Types.STRING(),
-        Types.LONG(),
-        Types.LONG(),
-        Types.LONG(),
-        Types.BOOLEAN(),
-        Types.BOOLEAN(),
-        Types.LONG(),
-        Types.LONG(),
-        Types.LONG(),
-    ],
-)
