@@ -34,6 +34,9 @@ OUTPUTS = ("pay_ledger", "driver_daily_pay", "dead_letter", "quarantine", "audit
 
 def local_environment(settings: JobSettings, work_dir: Path) -> StreamExecutionEnvironment:
     """Embedded Flink with the production settings: thread mode, RocksDB, checkpoints."""
+    # Flink's local logs would otherwise go into the virtualenv's pyflink/log.
+    log_dir = Path(os.environ.setdefault("FLINK_LOG_DIR", str(ROOT / ".run" / "log")))
+    log_dir.mkdir(parents=True, exist_ok=True)
     config = Configuration()
     config.set_string("python.execution-mode", "thread")
     config.set_string("python.executable", sys.executable)
