@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Local standalone Flink cluster from the venv's pip distribution: flink.sh {start|stop|status}.
+# A watchdog restarts the TaskManager if it dies (kill -9, or Flink's own fatal-error exit, e.g. when
+# the JDBC sink fails to close during a PostgreSQL outage): what a process supervisor does in prod.
 # Config rendered from flink-conf/ into .run/flink/conf; logs .run/flink/log; REST on 127.0.0.1:$FLINK_REST_PORT (8081).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -8,6 +10,9 @@ source "$STACK/flink-env.sh"
 flink_pids() { cat "$FLINK_PID_DIR"/*.pid 2>/dev/null | while read -r p; do is_ours "$p" org.apache.flink && echo "$p"; done; true; }
 overview() { curl -sf --max-time 2 "http://127.0.0.1:$REST_PORT/overview"; }
 # prints "TMs slots-total slots-free" from /overview
+WATCHDOG_PID="$FDIR/watchdog.pid"
+tm_alive() { local p; for p in $(cat "$FLINK_PID_DIR"/*taskexecutor*.pid 2>/dev/null); do is_ours "$p" TaskManagerRunner && return 0; done; return 1; }
+jm_alive() { local p; for p in $(cat "$FLINK_PID_DIR"/*standalonesession*.pid 2>/dev/null); do is_ours "$p" org.apache.flink && return 0; done; return 1; }
 slots() { overview | python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["taskmanagers"], o["slots-total"], o["slots-available"])'; }
 
 start() {
@@ -24,6 +29,10 @@ start() {
     log "starting cluster (conf: $FLINK_CONF_DIR, logs: $FLINK_LOG_DIR)"
     "$FLINK_BIN/start-cluster.sh" >"$FLINK_LOG_DIR/start-cluster.out" 2>&1 || { cat "$FLINK_LOG_DIR/start-cluster.out" >&2; die "start-cluster.sh failed"; }
   fi
+  pid_alive "$WATCHDOG_PID" "flink.sh watchdog" || {
+    nohup "$STACK/flink.sh" watchdog >>"$FLINK_LOG_DIR/watchdog.log" 2>&1 &
+    echo $! >"$WATCHDOG_PID"
+  }
   local deadline=$((SECONDS + ${FLINK_START_TIMEOUT:-120})) s=""
   until s="$(slots 2>/dev/null)" && read -r tms total free <<<"$s" && ((tms >= 1 && free >= need_free)); do
     ((SECONDS < deadline)) || { tail -30 "$FLINK_LOG_DIR"/*.log >&2 2>/dev/null; die "no TaskManager with free slots after ${FLINK_START_TIMEOUT:-120}s (got: ${s:-no REST answer})"; }
@@ -33,6 +42,7 @@ start() {
 }
 
 stop() {
+  stop_pid "$WATCHDOG_PID" "taskmanager watchdog" 10 "flink.sh watchdog"
   local pids; pids="$(flink_pids | xargs)"
   if [[ -z "$pids" ]]; then log "flink not running"; rm -f "$FLINK_PID_DIR"/*.pid; return 0; fi
   "$FLINK_BIN/stop-cluster.sh" >"$FLINK_LOG_DIR/stop-cluster.out" 2>&1 || true
@@ -58,9 +68,20 @@ status() {
 # Start one more TaskManager on the running cluster (e.g. after one died): the job resumes from
 # its last completed checkpoint once the new slots register.
 taskmanager() {
-  [[ -n "$(flink_pids)" ]] || die "flink is not running"
+  jm_alive || die "flink is not running"
+  exec 9>"$FDIR/taskmanager.lock"
+  flock 9   # the watchdog and an operator may both try
+  if tm_alive; then log "a taskmanager is already running"; return 0; fi
   "$FLINK_BIN/taskmanager.sh" start >>"$FLINK_LOG_DIR/taskmanager-start.out" 2>&1
   log "taskmanager started"
+}
+
+watchdog() {
+  while jm_alive; do
+    sleep 5
+    tm_alive || { log "taskmanager is gone, starting another"; taskmanager || true; }
+  done
+  log "jobmanager gone, watchdog exits"
 }
 
 case "${1:-}" in
@@ -68,5 +89,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   taskmanager) taskmanager ;;
+  watchdog) watchdog ;;
   *) echo "usage: $0 {start|stop|status|taskmanager}" >&2; exit 2 ;;
 esac
