@@ -40,8 +40,11 @@ def real_stack(postgres: None) -> Iterator[None]:
     finally:
         for service, was_up in (("flink", flink_up), ("kafka", kafka_up)):
             if not was_up:
-                subprocess.run([str(stack.ROOT / f"scripts/stack/{service}.sh"), "stop"],
-                               check=True, timeout=300)  # fmt: skip
+                subprocess.run(
+                    [str(stack.ROOT / f"scripts/stack/{service}.sh"), "stop"],
+                    check=True,
+                    timeout=300,
+                )
 
 
 class Deployment:

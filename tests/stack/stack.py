@@ -7,13 +7,20 @@ import os
 import subprocess
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from driverpay.generate import GenConfig, generate
+from driverpay.produce import read_lines
+from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA = "127.0.0.1:9092"
@@ -130,9 +137,60 @@ def read_topic(topic: str, committed_only: bool = True) -> list[bytes]:
 
 def committed_records(topic: str, at_least: int, timeout: float = 120) -> list[dict[str, Any]]:
     """The committed JSON records of ``topic``, once there are at least ``at_least`` of them."""
-    values = wait_for(lambda: (v := read_topic(topic)) and len(v) >= at_least and v, timeout,
-                      f"{at_least} committed records in {topic}")  # fmt: skip
+    values = wait_for(
+        lambda: (v := read_topic(topic)) and len(v) >= at_least and v,
+        timeout,
+        f"{at_least} committed records in {topic}",
+    )
     return [json.loads(v) for v in values]
+
+
+@dataclass
+class Day:
+    """A generated messy day: its event lines in arrival order, and what it must pay."""
+
+    lines: list[bytes]
+    truth: dict[str, Any]
+
+    @property
+    def expected(self) -> dict[tuple[str, str], tuple[Decimal, int]]:
+        """``(total, line_count)`` per driver-day, as the truth file says."""
+        return {
+            (r["driver_id"], r["pay_date"]): (Decimal(r["total"]), r["line_count"])
+            for r in self.truth["daily"]
+        }
+
+    @property
+    def pay_lines(self) -> int:
+        return int(self.truth["counts"]["pay_lines"])
+
+
+def generated_day(work: Path, seed: int, orders: int, drivers: int) -> Day:
+    """Generate a day with the project's generator (and zones) into ``work``."""
+    events, truth = work / "events.jsonl", work / "truth.json"
+    config = GenConfig(seed=seed, orders=orders, drivers=drivers)
+    generate(config, load_zones(ROOT / "config" / "zones.yaml"), events, truth)
+    return Day(read_lines(events), json.loads(truth.read_text()))
+
+
+def fresh_start(group: str, extra: list[str] | None = None) -> str:
+    """Cancel jobs, empty topics and tables, submit with a new consumer group; the job id."""
+    cancel_jobs()
+    reset_topics()
+    reset_tables()
+    return submit(group_id=f"{group}-{time.time_ns()}", extra=extra)
+
+
+def completed_checkpoints(job: str) -> int:
+    """How many checkpoints the job has completed."""
+    return int(flink(f"/jobs/{job}/checkpoints")["counts"]["completed"])
+
+
+def assert_ledger_exactly_once(day: Day, timeout: float = 180) -> None:
+    """The committed ``pay-ledger`` holds every expected line, none twice."""
+    ids = Counter(r["line_id"] for r in committed_records("pay-ledger", day.pay_lines, timeout))
+    assert max(ids.values()) == 1, "a line was committed twice"
+    assert len(ids) == day.pay_lines
 
 
 def wait_for(check: Callable[[], T], timeout: float, what: str, every: float = 1.0) -> T:

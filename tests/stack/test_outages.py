@@ -8,23 +8,18 @@ holds every line once.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from driverpay.generate import GenConfig, generate
-from driverpay.produce import produce, read_lines
+from driverpay.produce import produce
 from tests.stack import stack
 from tests.stack.test_deployment import pg_totals
-from udfs.zones import load_zones
 
 pytestmark = pytest.mark.stack
 SCRIPTS = stack.ROOT / "scripts/stack"
@@ -63,37 +58,15 @@ def kill_jobmanager_and_recover() -> None:
 def test_pay_converges_to_the_truth_exactly_once_after(
     outage: Callable[[], None], real_stack: None, tmp_path: Path
 ) -> None:
-    events, truth_path = tmp_path / "events.jsonl", tmp_path / "truth.json"
-    generate(
-        GenConfig(seed=41, orders=3000, drivers=100),
-        load_zones(stack.ROOT / "config/zones.yaml"),
-        events,
-        truth_path,
-    )
-    truth = json.loads(truth_path.read_text())
-    expected = {
-        (r["driver_id"], r["pay_date"]): (Decimal(r["total"]), r["line_count"])
-        for r in truth["daily"]
-    }
-    stack.cancel_jobs()
-    stack.reset_topics()
-    stack.reset_tables()
-    job = stack.submit(group_id=f"driverpay-outage-{time.time_ns()}")
-    stack.wait_for(
-        lambda: stack.flink(f"/jobs/{job}/checkpoints")["counts"]["completed"] >= 1,
-        120,
-        "the first checkpoint",
-    )
-    lines = read_lines(events)
-    half = len(lines) // 2
-    produce(lines[:half], stack.KAFKA, rate=RATE)
+    day = stack.generated_day(tmp_path, seed=41, orders=3000, drivers=100)
+    job = stack.fresh_start("driverpay-outage")
+    stack.wait_for(lambda: stack.completed_checkpoints(job) >= 1, 120, "the first checkpoint")
+    half = len(day.lines) // 2
+    produce(day.lines[:half], stack.KAFKA, rate=RATE)
     outage()
-    produce(lines[half:], stack.KAFKA, rate=RATE)
+    produce(day.lines[half:], stack.KAFKA, rate=RATE)
 
     stack.wait_for(
-        lambda: pg_totals() == expected, 420, "totals equal truth after the outage", every=3
+        lambda: pg_totals() == day.expected, 420, "totals equal truth after the outage", every=3
     )
-    records = stack.committed_records("pay-ledger", truth["counts"]["pay_lines"], timeout=180)
-    ids = Counter(r["line_id"] for r in records)
-    assert max(ids.values()) == 1
-    assert len(ids) == truth["counts"]["pay_lines"]
+    stack.assert_ledger_exactly_once(day)
