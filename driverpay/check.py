@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 Key = tuple[str, str]
@@ -50,9 +48,3 @@ def compare(expected: dict[Key, Any], observed: dict[Key, Any]) -> Comparison:
         else:
             result.mismatched.append((key, want, got))
     return result
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """All records of a JSON-lines file."""
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]

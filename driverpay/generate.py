@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -244,10 +244,3 @@ _MALFORMED_KINDS: list[Callable[[random.Random], bytes]] = [
     lambda r: _dump(_valid_like(r, event_id="x" * 129)),
     lambda r: b'{"event_id": "bad-utf8-\xff\xfe", "type": "ACCEPTED"}',
 ]
-
-
-def iter_lines(path: Path) -> Iterator[bytes]:
-    """Lines of an events file without their newline (the source position is the index + 1)."""
-    with path.open("rb") as fh:
-        for line in fh:
-            yield line.rstrip(b"\n")

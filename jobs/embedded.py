@@ -177,8 +177,3 @@ def write_outputs(output_dir: Path, records: dict[str, list[dict[str, Any]]]) ->
 def _position_key(position: str) -> tuple[int, str]:
     head, _, number = position.rpartition(" ")
     return (int(number), head) if number.isdigit() else (0, position)
-
-
-def default_zones_path() -> Path:
-    """Zones file from ``DRIVERPAY_ZONES`` (BRIEF 1.5)."""
-    return Path(os.environ.get("DRIVERPAY_ZONES", "config/zones.yaml"))

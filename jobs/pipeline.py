@@ -6,7 +6,6 @@ only the source and the :class:`Sinks` differ.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from pyflink.common import Duration, WatermarkStrategy
@@ -50,17 +49,6 @@ class Sinks(Protocol):
         """Duplicates and late events, one record each (counted by metrics too)."""
 
 
-@dataclass(frozen=True)
-class Outputs:
-    """The job's output streams, for callers that want them directly."""
-
-    ledger: DataStream
-    daily: DataStream
-    dead_letter: DataStream
-    quarantine: DataStream
-    audit: DataStream
-
-
 def with_event_time(stamped: DataStream, strategy: WatermarkStrategy) -> DataStream:
     """Take ``(event, event_time_ms)`` pairs from the parser and attach time and watermarks.
 
@@ -94,7 +82,7 @@ def build_pipeline(
     settings: JobSettings,
     sinks: Sinks,
     source_watermarks: bool = False,
-) -> Outputs:
+) -> None:
     """Parse -> watermarks -> lifecycle by ``order_id`` -> totals by ``(driver_id, pay_date)``.
 
     ``source_watermarks``: the source already emits per-partition watermarks (Kafka).
@@ -122,16 +110,8 @@ def build_pipeline(
         .name("daily-totals")
         .uid("daily-totals")
     )
-    outputs = Outputs(
-        ledger=deltas.get_side_output(LEDGER),
-        daily=daily,
-        dead_letter=parsed.get_side_output(DEAD_LETTER),
-        quarantine=deltas.get_side_output(QUARANTINE),
-        audit=deltas.get_side_output(AUDIT).union(daily.get_side_output(AUDIT)),
-    )
-    sinks.ledger(outputs.ledger)
-    sinks.daily(outputs.daily)
-    sinks.dead_letter(outputs.dead_letter)
-    sinks.quarantine(outputs.quarantine)
-    sinks.audit(outputs.audit)
-    return outputs
+    sinks.ledger(deltas.get_side_output(LEDGER))
+    sinks.daily(daily)
+    sinks.dead_letter(parsed.get_side_output(DEAD_LETTER))
+    sinks.quarantine(deltas.get_side_output(QUARANTINE))
+    sinks.audit(deltas.get_side_output(AUDIT).union(daily.get_side_output(AUDIT)))

@@ -51,7 +51,6 @@ class Derivation:
     intervals: tuple[PaidInterval, ...]
     anomalies: tuple[Anomaly, ...]
     open_accept: OrderEvent | None
-    closed: bool
 
 
 def derive(events: Iterable[OrderEvent], zones: Mapping[str, Zone]) -> Derivation:
@@ -82,7 +81,7 @@ def derive(events: Iterable[OrderEvent], zones: Mapping[str, Zone]) -> Derivatio
                 )
             current = None
             closed_by = e if e.type in _CLOSING else None
-    return Derivation(tuple(intervals), tuple(anomalies), current, closed_by is not None)
+    return Derivation(tuple(intervals), tuple(anomalies), current)
 
 
 def _reject(e: OrderEvent, current: OrderEvent | None, closed_by: OrderEvent | None) -> str:
@@ -137,7 +136,7 @@ class OrderLifecycle:
     def on_event(self, state: OrderState, event: OrderEvent, watermark_ms: int) -> Step:
         """Apply one event: dedup by ``event_id``, re-derive, emit what changed."""
         if event.event_id in state.events:
-            return Step(duplicate=True, timer_ms=self._deadline(state, derive_of(state, self)))
+            return Step(duplicate=True)  # nothing changes: state and timer stay as they are
         state.events[event.event_id] = event
         step = Step(late=event.time_ms < watermark_ms)
         derivation = derive_of(state, self)

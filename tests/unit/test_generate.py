@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from driverpay.generate import GenConfig, generate, iter_lines
+from driverpay.generate import GenConfig, generate
+from driverpay.produce import read_lines
 from udfs.events import MalformedEventError, parse_event
 from udfs.money import minor_unit
 from udfs.zones import Zones, load_zones
@@ -56,7 +57,7 @@ def test_lines_written_is_valid_plus_duplicates_plus_malformed(small_run: Run) -
     assert counts["lines_written"] == (
         counts["valid_events"] + counts["duplicates"] + counts["malformed"]
     )
-    assert counts["lines_written"] == sum(1 for _ in iter_lines(events))
+    assert counts["lines_written"] == len(read_lines(events))
 
 
 def test_every_written_line_is_valid_or_malformed_exactly_as_the_truth_counts(
@@ -65,7 +66,7 @@ def test_every_written_line_is_valid_or_malformed_exactly_as_the_truth_counts(
     events, truth = small_run
     valid: Counter[str] = Counter()
     malformed = 0
-    for line in iter_lines(events):
+    for line in read_lines(events):
         try:
             valid[parse_event(line, zones).event_id] += 1
         except MalformedEventError:
