@@ -8,6 +8,7 @@ peak boundaries never need slicing and half-open edges cannot be counted twice.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -76,12 +77,32 @@ class PeakSchedule:
 
 
 def _normalise(windows: Sequence[PeakWindow]) -> list[tuple[int, int, Decimal]]:
-    """Sweep the window edges into contiguous segments; overlaps take the largest multiplier."""
+    """Sweep the window edges into contiguous segments; overlaps take the largest multiplier.
+
+    One pass over the sorted edges with a heap of the windows open so far keeps this
+    O(n log n): asking every window about every gap was quadratic, and a zone or a
+    ``driverpay pay`` request may carry many thousands of peaks. Among equal largest
+    multipliers the earliest window wins, and equal neighbours merge into the earlier one,
+    so the segments (down to each multiplier's exact ``Decimal`` spelling) match what
+    ``max`` over the covering windows in input order gives.
+    """
     points = sorted({w.start_ms for w in windows} | {w.end_ms for w in windows})
+    by_start = sorted(range(len(windows)), key=lambda i: windows[i].start_ms)
+    # (-multiplier, input position, end): the top is the largest multiplier, first one listed.
+    # copy_negate, unlike unary minus, never rounds a long multiplier to the context precision.
+    open_windows: list[tuple[Decimal, int, int]] = []
     segments: list[tuple[int, int, Decimal]] = []
+    next_window = 0
     for start, end in pairwise(points):
-        covering = [w.multiplier for w in windows if w.start_ms <= start and end <= w.end_ms]
-        m = max(covering) if covering else ONE
+        while next_window < len(by_start) and windows[by_start[next_window]].start_ms <= start:
+            i = by_start[next_window]
+            heapq.heappush(
+                open_windows, (windows[i].multiplier.copy_negate(), i, windows[i].end_ms)
+            )
+            next_window += 1
+        while open_windows and open_windows[0][2] <= start:  # closed before this gap: drop
+            heapq.heappop(open_windows)
+        m = windows[open_windows[0][1]].multiplier if open_windows else ONE
         if segments and segments[-1][1] == start and segments[-1][2] == m:
             segments[-1] = (segments[-1][0], end, m)  # merge equal neighbours
         else:

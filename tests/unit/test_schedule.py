@@ -1,5 +1,6 @@
 """Peak schedules: ``m(t)`` is the largest covering multiplier (1 if none); ``W`` integrates it."""
 
+import math
 from decimal import Decimal
 
 import pytest
@@ -183,3 +184,57 @@ def test_schedule_version_changes_when_a_window_changes() -> None:
     moved = schedule(window(T1100, T1300, "2"))
     repriced = schedule(window(T1100, NOON, "2.5"))
     assert len({before.version, moved.version, repriced.version}) == 3
+
+
+class CountedMs(int):
+    """An instant that counts every comparison made on it: the unit of work of normalising."""
+
+    comparisons = 0
+
+    def _count(self) -> None:
+        CountedMs.comparisons += 1
+
+    def __lt__(self, other: object) -> bool:
+        self._count()
+        return int(self) < other  # type: ignore[operator]
+
+    def __le__(self, other: object) -> bool:
+        self._count()
+        return int(self) <= other  # type: ignore[operator]
+
+    def __gt__(self, other: object) -> bool:
+        self._count()
+        return int(self) > other  # type: ignore[operator]
+
+    def __ge__(self, other: object) -> bool:
+        self._count()
+        return int(self) >= other  # type: ignore[operator]
+
+    def __eq__(self, other: object) -> bool:
+        self._count()
+        return int(self) == other
+
+    def __ne__(self, other: object) -> bool:
+        self._count()
+        return int(self) != other
+
+    __hash__ = int.__hash__
+
+
+def comparisons_to_normalise_nested_windows(n: int) -> int:
+    """Instant comparisons to build a schedule of ``n`` nested windows, each covering the next."""
+    windows = [
+        PeakWindow(CountedMs(T1000 + i), CountedMs(T1000 + 2 * n - i), Decimal(1 + i % 7))
+        for i in range(n)
+    ]
+    CountedMs.comparisons = 0
+    peaks = PeakSchedule(windows)
+    assert len(peaks.segments()) > 1
+    return CountedMs.comparisons
+
+
+def test_normalising_peaks_takes_n_log_n_comparisons_not_n_squared() -> None:
+    # Every window covers the middle, so asking each window about each gap would take
+    # about 2 x 2000 x 4000 = 16 million comparisons; sorting plus a heap needs ~100 thousand.
+    n = 2000
+    assert comparisons_to_normalise_nested_windows(n) <= 10 * n * math.log2(n)

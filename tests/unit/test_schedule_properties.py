@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 from fractions import Fraction
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -125,3 +126,38 @@ def test_pay_of_one_interval_is_the_rate_times_brute_force_minutes_rounded_half_
     exact = Fraction(rate) * brute_force_weighted(ws, start, end, SECOND) / 60_000
     assert Fraction(amount) == half_up_cents(exact)
     assert amount.as_tuple().exponent == -2
+
+
+def quadratic_segments(ws: list[PeakWindow]) -> list[tuple[int, int, Decimal]]:
+    """The original normalisation: ask every window about every gap between edges (O(n²))."""
+    points = sorted({w.start_ms for w in ws} | {w.end_ms for w in ws})
+    segments: list[tuple[int, int, Decimal]] = []
+    for start, end in pairwise(points):
+        covering = [w.multiplier for w in ws if w.start_ms <= start and end <= w.end_ms]
+        m = max(covering) if covering else Decimal(1)
+        if segments and segments[-1][1] == start and segments[-1][2] == m:
+            segments[-1] = (segments[-1][0], end, m)
+        else:
+            segments.append((start, end, m))
+    return segments
+
+
+# Equal values spelled differently ("2" / "2.0" / "2.00"): which spelling wins must not change.
+SPELLED = [Decimal(m) for m in ("0", "0.50", "0.5", "1", "1.0", "1.5", "2", "2.0", "2.00", "3")]
+
+
+@st.composite
+def spelled_windows(draw: st.DrawFn) -> PeakWindow:
+    a, b = draw(st.integers(0, 40)), draw(st.integers(0, 40))
+    return PeakWindow(min(a, b), max(a, b), draw(st.sampled_from(SPELLED)))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(spelled_windows(), max_size=12))
+def test_the_sweep_gives_exactly_the_segments_of_the_quadratic_normalisation(
+    ws: list[PeakWindow],
+) -> None:
+    segments = PeakSchedule(ws).segments()
+    expected = quadratic_segments(ws)
+    assert segments == expected
+    assert [str(m) for _, _, m in segments] == [str(m) for _, _, m in expected]
