@@ -9,10 +9,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlparse
 
 from pyflink.common import Row
 from pyflink.common.serialization import SimpleStringSchema
@@ -21,6 +19,7 @@ from pyflink.datastream.connectors.base import DeliveryGuarantee
 from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
+from jobs.endpoints import Endpoints
 from jobs.pipeline import build_pipeline
 from jobs.settings import JobSettings
 from udfs.events import MAX_EVENT_BYTES, EventType
@@ -42,34 +41,6 @@ TRANSACTION_TIMEOUT_MS = "600000"
 def decode_kafka_row(value: Row) -> tuple[str, bytes]:
     """Kafka rows are ``(raw bytes, partition, offset)``; the position names all three."""
     return f"{INPUT_TOPIC}/{value[1]}@{value[2]}", bytes(value[0])
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Where the job reads and writes, from the BRIEF 1.5 environment variables."""
-
-    kafka: str
-    pg_dsn: str
-    group_id: str = "driverpay"
-
-    @classmethod
-    def from_env(cls) -> Endpoints:
-        return cls(
-            kafka=os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092"),
-            pg_dsn=os.environ.get(
-                "DRIVERPAY_PG_DSN", "postgresql://driverpay@127.0.0.1:5432/driverpay"
-            ),
-            group_id=os.environ.get("DRIVERPAY_GROUP_ID", "driverpay"),
-        )
-
-    def jdbc(self) -> dict[str, str]:
-        """JDBC options for the PostgreSQL DSN (credentials ride in the URL's parameters)."""
-        dsn = urlparse(self.pg_dsn)
-        params = {"user": dsn.username or "driverpay"}
-        if dsn.password:
-            params["password"] = dsn.password
-        query = urlencode(params)
-        return {"url": f"jdbc:postgresql://{dsn.hostname}:{dsn.port or 5432}{dsn.path}?{query}"}
 
 
 class KafkaPostgresSinks:

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Local PostgreSQL (Debian package binaries) for driverpay: postgres.sh {start|stop|status|migrate}.
 # Data in .run/pg/data (owned by the postgres OS user), listens on 127.0.0.1:$PG_PORT (5432).
-# Local dev only: pg_hba trusts loopback + the unix socket (no passwords checked).
-# start also creates roles driverpay / driverpay_reader, database driverpay, and applies sql/migrations/*.sql.
+# Locked down as in production: every connection is password-checked with scram-sha-256 except the
+# bootstrap superuser `postgres` over the unix socket (peer: only the OS user running the cluster).
+# start generates one random password per role into .run/secrets/pgpass (0600; reused when present),
+# (re)sets the roles' passwords from it as SCRAM verifiers computed here (the server never sees
+# a plaintext password), creates the roles driverpay_owner (owns the objects, runs migrations),
+# driverpay (the job's writer) and driverpay_reader (the API, read-only), database driverpay, and
+# applies sql/migrations/*.sql as the owner. A data dir from an older trust-auth run is migrated.
+# Clients find the passwords through PGPASSFILE=<repo>/.run/secrets/pgpass; DSNs carry none.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -25,8 +31,13 @@ if [[ -z "${PG_RUN_DIR:-}" ]] && ! as_pg test -x "$ROOT"; then
   DIR="/var/tmp/driverpay-pg-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)"
   DATA="$DIR/data"; SOCK="$DIR/sock"; LOGF="$DIR/log/postgres.log"; PIDF="$DATA/postmaster.pid"
 fi
-psql_su() { PGOPTIONS="-c client_min_messages=warning" "$BIN/psql" -X -q -h "$SOCK" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
-psql_app() { PGOPTIONS="-c client_min_messages=warning" "$BIN/psql" -X -q -h "$SOCK" -p "$PORT" -U driverpay -d driverpay -v ON_ERROR_STOP=1 "$@"; }
+SECRETS="$RUN/secrets"; PGPASS="$SECRETS/pgpass"
+ROLES=(driverpay_owner driverpay driverpay_reader)
+PY="$ROOT/.venv/bin/python"; [[ -x "$PY" ]] || PY=python3
+# the superuser: peer auth on the socket, so psql runs as the OS user that owns the cluster
+psql_su() { as_pg env PGOPTIONS="-c client_min_messages=warning" "$BIN/psql" -X -q -h "$SOCK" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
+# migrations: the owner role over loopback TCP, password from the pgpass file
+psql_app() { PGPASSFILE="$PGPASS" PGOPTIONS="-c client_min_messages=warning" "$BIN/psql" -X -q -w -h 127.0.0.1 -p "$PORT" -U driverpay_owner -d driverpay -v ON_ERROR_STOP=1 "$@"; }
 pg_pid_alive() { pid_alive "$PIDF" "$DATA"; }
 
 init_cluster() {
@@ -35,30 +46,115 @@ init_cluster() {
   as_pg test -w "$DIR" || die "OS user postgres cannot write $DIR (a parent dir is not traversable?); set PG_RUN_DIR to a path it can use"
   [[ -f "$DATA/PG_VERSION" ]] && return 0
   log "initdb $DATA"
-  as_pg "$BIN/initdb" -D "$DATA" -U postgres -E UTF8 --no-locale --auth-local=trust --auth-host=trust >"$DIR/log/initdb.log" 2>&1 \
+  # host connections rejected until write_hba (initdb wants a superuser password for scram)
+  as_pg "$BIN/initdb" -D "$DATA" -U postgres -E UTF8 --no-locale --auth-local=peer --auth-host=reject >"$DIR/log/initdb.log" 2>&1 \
     || { cat "$DIR/log/initdb.log" >&2; die "initdb failed"; }
-  # listen on loopback only; trust is therefore limited to this machine
-  cat >"$DATA/pg_hba.conf" <<HBA
-local all all              trust
-host  all all 127.0.0.1/32 trust
-host  all all ::1/128      trust
+}
+
+# pg_hba.conf/pg_ident.conf are rewritten on every start, so a data dir from an older trust-auth
+# run is locked down too (reloaded if that cluster is still running).
+write_hba() {
+  as_pg tee "$DATA/pg_ident.conf" >/dev/null <<IDENT
+# managed by scripts/stack/postgres.sh: OS users allowed to log in as the superuser postgres
+bootstrap  postgres  postgres
+$([[ $EUID -eq 0 ]] || echo "bootstrap  $(id -un)  postgres")
+IDENT
+  as_pg tee "$DATA/pg_hba.conf" >/dev/null <<HBA
+# managed by scripts/stack/postgres.sh (rewritten on every start): no trust anywhere
+local all postgres              peer map=bootstrap
+local all all                   scram-sha-256
+host  all all 127.0.0.1/32      scram-sha-256
+host  all all ::1/128           scram-sha-256
 HBA
 }
 
+# .run/secrets/pgpass: one random password per role (kept if the file has it), lines for
+# 127.0.0.1, localhost and the socket dir. Written atomically with mode 0600 in a 0700 dir.
+ensure_secrets() {
+  "$PY" - "$PGPASS" "$PORT" "$SOCK" "${ROLES[@]}" <<'PY'
+import os, secrets, sys
+path, port, sock, roles = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+folder = os.path.dirname(path)
+os.makedirs(folder, mode=0o700, exist_ok=True)
+os.chmod(folder, 0o700)
+known = {}
+if os.path.exists(path):
+    for line in open(path):
+        fields = line.rstrip("\n").split(":")
+        if len(fields) == 5 and fields[3] in roles:
+            known.setdefault(fields[3], fields[4])
+esc = lambda text: text.replace("\\", "\\\\").replace(":", "\\:")
+lines = []
+for role in roles:
+    password = known.get(role) or secrets.token_urlsafe(32)
+    for host in ("127.0.0.1", "localhost", sock):
+        lines.append(f"{esc(host)}:{port}:driverpay:{role}:{password}\n")
+tmp = f"{path}.tmp"
+fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+with os.fdopen(fd, "w") as out:
+    out.writelines(lines)
+os.chmod(tmp, 0o600)
+os.replace(tmp, path)
+PY
+}
+
+# ALTER ROLE ... PASSWORD '<SCRAM verifier>' for every role, on stdout (piped to psql's stdin):
+# passwords never appear on a command line, in the environment or in what the server receives.
+role_password_sql() {
+  "$PY" - "$PGPASS" "${ROLES[@]}" <<'PY'
+import base64, hashlib, hmac, os, sys
+path, roles = sys.argv[1], sys.argv[2:]
+b64 = lambda raw: base64.b64encode(raw).decode()
+print("SET log_statement = 'none'; SET log_min_duration_statement = -1; SET log_min_error_statement = 'panic';")
+done = set()
+for line in open(path):
+    fields = line.rstrip("\n").split(":")
+    if len(fields) != 5 or fields[3] not in roles or fields[3] in done:
+        continue
+    role, password = fields[3], fields[4]
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 4096)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    verifier = f"SCRAM-SHA-256$4096:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+    print(f"ALTER ROLE \"{role}\" PASSWORD '{verifier}';")
+    done.add(role)
+missing = set(roles) - done
+if missing:
+    sys.exit(f"no password for {sorted(missing)} in {path}")
+PY
+}
+
+# Roles, database and schema privileges (idempotent, every start); table grants are migration 002.
 bootstrap() {
   psql_su -d postgres <<'SQL'
+ALTER SYSTEM SET password_encryption = 'scram-sha-256';
+ALTER SYSTEM SET log_statement = 'none';
+SELECT pg_reload_conf() \g /dev/null
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'driverpay') THEN CREATE ROLE driverpay LOGIN PASSWORD 'driverpay'; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'driverpay_reader') THEN CREATE ROLE driverpay_reader LOGIN PASSWORD 'driverpay_reader'; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'driverpay_owner') THEN CREATE ROLE driverpay_owner; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'driverpay') THEN CREATE ROLE driverpay; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'driverpay_reader') THEN CREATE ROLE driverpay_reader; END IF;
 END $$;
-SELECT 'CREATE DATABASE driverpay OWNER driverpay' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'driverpay') \gexec
+ALTER ROLE driverpay_owner  LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT;
+ALTER ROLE driverpay        LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT;
+ALTER ROLE driverpay_reader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT;
+ALTER ROLE driverpay_reader SET default_transaction_read_only = on;
+SELECT 'CREATE DATABASE driverpay OWNER driverpay_owner' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'driverpay') \gexec
+ALTER DATABASE driverpay OWNER TO driverpay_owner;
+REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC;
 SQL
+  role_password_sql | psql_su -d postgres
   psql_su -d driverpay <<'SQL'
-REVOKE ALL ON DATABASE driverpay FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE driverpay TO driverpay;
-GRANT CONNECT ON DATABASE driverpay TO driverpay_reader;
-GRANT USAGE ON SCHEMA public TO driverpay_reader;
-ALTER DEFAULT PRIVILEGES FOR ROLE driverpay IN SCHEMA public GRANT SELECT ON TABLES TO driverpay_reader;
+-- an older run made the writer own the tables: hand everything to the owner role
+REASSIGN OWNED BY driverpay TO driverpay_owner;
+ALTER SCHEMA public OWNER TO driverpay_owner;
+ALTER DEFAULT PRIVILEGES FOR ROLE driverpay IN SCHEMA public REVOKE ALL ON TABLES FROM driverpay_reader;
+REVOKE ALL ON DATABASE driverpay FROM PUBLIC, driverpay, driverpay_reader;
+GRANT CONNECT ON DATABASE driverpay TO driverpay, driverpay_reader;
+REVOKE ALL ON SCHEMA public FROM PUBLIC, driverpay, driverpay_reader;
+GRANT USAGE ON SCHEMA public TO driverpay, driverpay_reader;
 SQL
 }
 
@@ -81,20 +177,25 @@ migrate() {
 }
 
 start() {
-  if pg_pid_alive; then log "already running (pid $(head -1 "$PIDF")) on 127.0.0.1:$PORT"
+  if pg_pid_alive; then
+    log "already running (pid $(head -1 "$PIDF")) on 127.0.0.1:$PORT"
+    write_hba
+    as_pg "$BIN/pg_ctl" -D "$DATA" reload >/dev/null
   else
     port_open "$PORT" && die "port $PORT is already in use by another process: $(ss -ltnpH "sport = :$PORT" | awk '{print $NF}' | head -1) (set PG_PORT)"
     init_cluster
+    write_hba
     log "starting postgres $(basename "$(dirname "$BIN")") on 127.0.0.1:$PORT (log: $LOGF)"
     as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOGF" -w -t "${PG_START_TIMEOUT:-60}" \
-      -o "-p $PORT -c listen_addresses=127.0.0.1 -k $SOCK" start >/dev/null \
+      -o "-p $PORT -c listen_addresses=127.0.0.1 -k $SOCK -c password_encryption=scram-sha-256 -c log_statement=none" start >/dev/null \
       || { tail -20 "$LOGF" >&2; die "postgres failed to start"; }
   fi
   local deadline=$((SECONDS + 30))
   until "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT"; do ((SECONDS < deadline)) || die "pg_isready failed"; sleep 0.2; done
+  ensure_secrets
   bootstrap
   migrate
-  log "postgres up (pid $(head -1 "$PIDF")): postgresql://driverpay@127.0.0.1:$PORT/driverpay"
+  log "postgres up (pid $(head -1 "$PIDF")): postgresql://driverpay@127.0.0.1:$PORT/driverpay (scram-sha-256; PGPASSFILE=$PGPASS)"
 }
 
 stop() {
