@@ -12,25 +12,12 @@ from udfs.daily import DailyState
 from udfs.events import EventType, OrderEvent
 from udfs.ledger import LineKind, PaidInterval, PayLine
 from udfs.lifecycle import OrderState
-from udfs.money import to_minor
 
 EVENT_TYPE = Types.ROW_NAMED(
     ["event_id", "order_id", "driver_id", "type", "time_ms", "zone"],
     [Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG(), Types.STRING()],
 )
 TIMESTAMPED_EVENT = Types.TUPLE([EVENT_TYPE, Types.LONG()])  # (event, event time ms)
-DELTA_TYPE = Types.ROW_NAMED(
-    ["driver_id", "pay_date", "zone", "currency", "amount_minor", "count", "event_ms"],
-    [
-        Types.STRING(),
-        Types.STRING(),
-        Types.STRING(),
-        Types.STRING(),
-        Types.LONG(),
-        Types.INT(),
-        Types.LONG(),
-    ],
-)
 _LINE_FIELDS = [
     ("line_id", Types.STRING()),
     ("kind", Types.STRING()),
@@ -55,6 +42,10 @@ _LINE_FIELDS = [
     ("reason", Types.STRING()),
 ]
 LINE_STATE_TYPE = Types.ROW_NAMED([n for n, _ in _LINE_FIELDS], [t for _, t in _LINE_FIELDS])
+# A ledger line on its way from the lifecycle to its driver-day, with the event time behind it.
+LINE_TYPE = Types.ROW_NAMED(
+    [*(n for n, _ in _LINE_FIELDS), "event_ms"], [*(t for _, t in _LINE_FIELDS), Types.LONG()]
+)
 
 
 def event_to_row(e: OrderEvent) -> Row:
@@ -143,6 +134,8 @@ DAILY_STATE_TYPE = Types.ROW_NAMED(
         "day_end_ms",
         "as_of_ms",
         "timer_ms",
+        "seen",
+        "in_effect",
     ],
     [
         Types.STRING(),
@@ -154,6 +147,8 @@ DAILY_STATE_TYPE = Types.ROW_NAMED(
         Types.LONG(),
         Types.LONG(),
         Types.LONG(),
+        Types.LIST(Types.STRING()),
+        Types.LIST(Types.STRING()),
     ],
 )
 
@@ -186,21 +181,35 @@ def order_row(state: OrderState, timer_ms: int | None) -> Row:
     return Row(state.revision, timer_ms, events, [line_to_row(line) for line in state.lines])
 
 
-def delta_row(line: PayLine, event_ms: int) -> Row:
-    """The typed row the daily stage consumes for one ledger line (-1 line for a reversal)."""
-    iv = line.interval
-    count = -1 if line.kind is LineKind.REVERSAL else 1
-    return Row(
-        iv.driver_id,
-        line.pay_date.isoformat(),
-        iv.zone,
-        line.currency,
-        to_minor(line.amount, line.currency),
-        count,
-        event_ms,
-    )
+def line_event_row(line: PayLine, event_ms: int) -> Row:
+    """The typed row the daily stage consumes for one ledger line."""
+    return Row(*line_to_row(line), event_ms)
+
+
+def line_event(r: Row) -> tuple[PayLine, int]:
+    """The inverse of :func:`line_event_row`."""
+    return row_to_line(r), r[21]
 
 
 def daily_state(r: Row) -> DailyState:
     """A driver-day's state from its stored row."""
-    return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
+    return DailyState(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], set(r[9] or ()), set(r[10] or ())
+    )
+
+
+def daily_row(state: DailyState, timer_ms: int | None) -> Row:
+    """The one typed row a driver-day is stored as (sorted id lists: deterministic bytes)."""
+    return Row(
+        state.currency,
+        state.total_minor,
+        state.line_count,
+        state.version,
+        state.final,
+        state.post_final,
+        state.day_end_ms,
+        state.as_of_ms,
+        timer_ms,
+        sorted(state.seen),
+        sorted(state.in_effect),
+    )

@@ -29,7 +29,7 @@ from jobs.settings import JobSettings
 from udfs.zones import Zones
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUTS = ("pay_ledger", "driver_daily_pay", "dead_letter", "quarantine", "audit")
+OUTPUTS = ("pay_ledger", "driver_daily_pay", "dead_letter", "quarantine", "audit", "retired")
 
 
 def local_environment(settings: JobSettings, work_dir: Path) -> StreamExecutionEnvironment:
@@ -100,6 +100,9 @@ class FileSinks:
     def audit(self, stream: DataStream) -> None:
         self._sink("audit", stream)
 
+    def retired(self, stream: DataStream) -> None:
+        self._sink("retired", stream)
+
     def read(self) -> dict[str, list[dict[str, Any]]]:
         """All records per output, from every finished part file."""
         records: dict[str, list[dict[str, Any]]] = {}
@@ -157,6 +160,7 @@ def write_outputs(output_dir: Path, records: dict[str, list[dict[str, Any]]]) ->
     dead = sorted(records["dead_letter"], key=lambda r: _position_key(r["position"]))
     quarantine = sorted(records["quarantine"], key=lambda r: (r["order_id"], r["event_id"]))
     audit = sorted(records["audit"], key=lambda r: json.dumps(r, sort_keys=True))
+    retired = sorted(records["retired"], key=lambda r: json.dumps(r, sort_keys=True))
     changelog = sorted(
         records["driver_daily_pay"], key=lambda r: (r["driver_id"], r["pay_date"], r["version"])
     )
@@ -166,6 +170,7 @@ def write_outputs(output_dir: Path, records: dict[str, list[dict[str, Any]]]) ->
         ("dead_letter", dead),
         ("quarantine", quarantine),
         ("audit", audit),
+        ("retired", retired),
         ("driver_daily_pay_changelog", changelog),
     ):
         with (output_dir / f"{name}.jsonl").open("w", encoding="utf-8") as fh:

@@ -1,11 +1,18 @@
-"""Thin Flink adapters: each maps Flink state and timers onto a pure transition in ``udfs``."""
+"""Thin Flink adapters: each maps Flink state and timers onto a pure transition in ``udfs``.
+
+Every per-record path is guarded: whatever one record does, the job keeps running. A record
+that makes an operator raise is sent to the dead letter as ``internal error: <type>: <message>``
+with its payload, counted in ``poison_records`` (the counter an alert watches) and audited; the
+operator's state for that key is left as it was before the record.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
@@ -15,31 +22,45 @@ from pyflink.datastream.state import ValueStateDescriptor
 from jobs.codec import (
     DAILY_STATE_TYPE,
     ORDER_STATE_TYPE,
+    daily_row,
     daily_state,
-    delta_row,
     event_to_row,
+    line_event,
+    line_event_row,
     order_row,
     order_state,
     row_to_event,
 )
-from udfs.daily import DailyState, DailyTotals, LineDelta, daily_json
+from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
 from udfs.events import MalformedEventError, OrderEvent, parse_event
-from udfs.ledger import LineKind
-from udfs.lifecycle import OrderLifecycle, OrderState, Step
+from udfs.ledger import LineKind, PayLine
+from udfs.lifecycle import OrderLifecycle, OrderState, Step, quarantine_record
+from udfs.stream_clock import StreamClock
 from udfs.timefmt import format_ms
 
 DEAD_LETTER = OutputTag("dead-letter", Types.STRING())
 LEDGER = OutputTag("pay-ledger", Types.STRING())
 QUARANTINE = OutputTag("quarantine", Types.STRING())
 AUDIT = OutputTag("audit", Types.STRING())
+RETIRED = OutputTag("retired", Types.STRING())  # state cleared: evidence for tests, not data
+MAX_ERROR_CHARS = 500
 
-Decoder = Callable[[Any], tuple[str, bytes]]
+
+class Raw(NamedTuple):
+    """One source record: the split it came from, its exact position, and its bytes."""
+
+    split: str
+    position: str
+    payload: bytes | None
 
 
-def decode_staged_line(value: str) -> tuple[str, bytes]:
+Decoder = Callable[[Any], Raw]
+
+
+def decode_staged_line(value: str) -> Raw:
     r"""File source records are ``<line number>\\t<base64 of the original bytes>``."""
     position, _, payload = value.partition("\t")
-    return f"line {position}", base64.b64decode(payload)
+    return Raw("file", f"line {position}", base64.b64decode(payload))
 
 
 def subtask_index(runtime_context: RuntimeContext) -> int:
@@ -58,36 +79,101 @@ def dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
-class ParseEvents(ProcessFunction):  # type: ignore[misc]
-    """Validate raw records against the contract; malformed ones go to the dead-letter output."""
+def dead_letter(reason: str, payload: bytes | None, position: str) -> str:
+    """A dead-letter record: reason, payload as text, exact bytes when not UTF-8, position."""
+    data = payload or b""
+    text = data.decode("utf-8", errors="replace")
+    record = {"reason": reason, "payload": text, "position": position}
+    if text.encode() != data:  # not valid UTF-8: keep the exact bytes too
+        record["payload_base64"] = base64.b64encode(data).decode()
+    return dumps(record)
 
-    def __init__(self, zone_names: frozenset[str], decode: Decoder) -> None:
+
+class Guarded:
+    """Runs one record's work to completion before emitting anything, or reports it as poison."""
+
+    stage = "operator"
+
+    def open_guard(self, runtime_context: RuntimeContext) -> Any:
+        """The ``driverpay`` metric group, with the poison counter registered."""
+        group = runtime_context.get_metrics_group().add_group("driverpay")
+        self.poison = group.counter("poison_records")
+        return group
+
+    def guarded(
+        self, work: Callable[[], Iterator[Any]], payload: Callable[[], bytes | None], where: str
+    ) -> Iterator[Any]:
+        """All of ``work``'s outputs, or a dead letter + audit record if it raised."""
+        try:
+            outputs = list(work())
+        except Exception as exc:
+            self.poison.inc()
+            reason = f"internal error: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+            position = f"{self.stage} {where}"
+            yield DEAD_LETTER, dead_letter(reason, _safe(payload), position)
+            yield AUDIT, dumps({"kind": "POISON", "reason": reason, "position": position})
+            return
+        yield from outputs
+
+
+def _safe(payload: Callable[[], bytes | None]) -> bytes | None:
+    try:
+        return payload()
+    except Exception as exc:
+        return f"<payload unavailable: {type(exc).__name__}>".encode()
+
+
+class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
+    """Validate raw records against the contract, once, for every source.
+
+    Malformed ones go to the dead letter, ones from the future to quarantine; valid ones carry
+    the watermark timestamp of their split's stream clock.
+    """
+
+    stage = "parse-validate"
+
+    def __init__(self, zone_names: frozenset[str], decode: Decoder, clock: StreamClock) -> None:
         self.zone_names = zone_names
         self.decode = decode
+        self.clock = clock
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        group = runtime_context.get_metrics_group().add_group("driverpay")
+        group = self.open_guard(runtime_context)
         self.valid = group.counter("events_valid")
         self.malformed = group.counter("events_malformed")
+        self.ahead = group.counter("events_ahead")
 
     def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
-        position, payload = self.decode(value)
+        yield from self.guarded(lambda: self._parse(value), lambda: self.decode(value)[2], "")
+
+    def _parse(self, value: Any) -> Iterator[Any]:
+        raw = self.decode(value)
         try:
-            event = parse_event(payload, self.zone_names)
+            event = parse_event(raw.payload, self.zone_names)
         except MalformedEventError as exc:
             self.malformed.inc()
-            text = payload.decode("utf-8", errors="replace")
-            record = {"reason": str(exc), "payload": text, "position": position}
-            if text.encode() != payload:  # not valid UTF-8: keep the exact bytes too
-                record["payload_base64"] = base64.b64encode(payload).decode()
-            yield DEAD_LETTER, dumps(record)
+            yield DEAD_LETTER, dead_letter(str(exc), raw.payload, raw.position)
+            return
+        admission = self.clock.admit(raw.split, event.time_ms, time.time())
+        if not admission.admitted:
+            self.ahead.inc()
+            clock = "the wall clock" if admission.by_wall_clock else f"{raw.split}'s event time"
+            reason = (
+                f"event time implausibly far ahead: more than "
+                f"{self.clock.max_ahead_ms // 60_000} min after {clock} "
+                f"({format_ms(admission.reference_ms)}); unpaid"
+            )
+            record = quarantine_record(event, reason, kind="AHEAD_OF_STREAM")
+            yield QUARANTINE, dumps({**record, "position": raw.position})
             return
         self.valid.inc()
-        yield event_to_row(event), event.time_ms  # event time, never arrival time
+        yield event_to_row(event), admission.watermark_ms
 
 
-class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
+class OrderLifecycleFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
     """Keyed by ``order_id``: dedup, lifecycle, pay lines, corrections, quarantine."""
+
+    stage = "order-lifecycle"
 
     def __init__(self, lifecycle: OrderLifecycle) -> None:
         self.lifecycle = lifecycle
@@ -97,7 +183,7 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
         self.order = runtime_context.get_state(ValueStateDescriptor("order", ORDER_STATE_TYPE))
         self.subtask = subtask_index(runtime_context)
         self.live = 0  # orders with state on this subtask since start (evidence, not state)
-        group = runtime_context.get_metrics_group().add_group("driverpay")
+        group = self.open_guard(runtime_context)
         self.counters = {
             name: group.counter(name)
             for name in (
@@ -112,6 +198,20 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
         }
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        yield from self.guarded(
+            lambda: self._on_event(value, ctx),
+            lambda: dumps(_event_json(row_to_event(value))).encode(),
+            f"order {ctx.get_current_key()!r}",
+        )
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        yield from self.guarded(
+            lambda: self._on_timer(timestamp, ctx),
+            lambda: None,
+            f"timer {timestamp} of order {ctx.get_current_key()!r}",
+        )
+
+    def _on_event(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         state = self._load()
         watermark = ctx.timer_service().current_watermark()
         fresh = not state.events
@@ -124,26 +224,31 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
         if step.late:
             self.counters["late_events"].inc()
             yield AUDIT, _audit("LATE", event, watermark)
+        if step.capped:
+            yield from self._quarantine(step)
+            return
         if fresh:
             self.live += 1
             self.counters["open_orders"].inc()
         yield from self._finish(state, step, ctx, event.time_ms)
 
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+    def _on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
         state = self._load()
         if not state.events:
             return
         step = self.lifecycle.on_timer(state, ctx.timer_service().current_watermark())
         yield from self._finish(state, step, ctx, timestamp)
 
-    def _finish(self, state: OrderState, step: Step, ctx: Any, event_ms: int) -> Iterator[Any]:
-        for line in step.lines:
-            self.counters[_LINE_COUNTER[line.kind]].inc()
-            yield LEDGER, line.to_json()
-            yield delta_row(line, event_ms)
+    def _quarantine(self, step: Step) -> Iterator[Any]:
         for record in step.quarantine:
             self.counters["quarantined"].inc()
             yield QUARANTINE, dumps(record)
+
+    def _finish(self, state: OrderState, step: Step, ctx: Any, event_ms: int) -> Iterator[Any]:
+        for line in step.lines:
+            self.counters[_LINE_COUNTER[line.kind]].inc()
+            yield line_event_row(line, event_ms)
+        yield from self._quarantine(step)
         old_timer = self._timer
         if old_timer is not None and old_timer != step.timer_ms:
             ctx.timer_service().delete_event_time_timer(old_timer)
@@ -151,7 +256,7 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
             self.order.clear()
             self.live -= 1
             self.counters["open_orders"].dec()
-            yield AUDIT, _retired("ORDER_RETIRED", ctx.get_current_key(), self.subtask, self.live)
+            yield RETIRED, _retired("ORDER_RETIRED", ctx.get_current_key(), self.subtask, self.live)
             return
         self.order.update(order_row(state, step.timer_ms))
         if step.timer_ms is not None and step.timer_ms != old_timer:
@@ -163,8 +268,10 @@ class OrderLifecycleFunction(KeyedProcessFunction):  # type: ignore[misc]
         return order_state(stored) if stored is not None else OrderState()
 
 
-class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
-    """Keyed by ``driver_id|pay_date``: running totals, finalization, retention."""
+class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
+    """Keyed by ``driver_id|pay_date``: admits each line once to the ledger and the total."""
+
+    stage = "daily-totals"
 
     def __init__(self, totals: DailyTotals) -> None:
         self.totals = totals
@@ -173,33 +280,57 @@ class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
         self.state = runtime_context.get_state(ValueStateDescriptor("daily", DAILY_STATE_TYPE))
         self.subtask = subtask_index(runtime_context)
         self.live = 0
-        group = runtime_context.get_metrics_group().add_group("driverpay")
+        group = self.open_guard(runtime_context)
         self.finalized = group.counter("days_finalized")
         self.post_final = group.counter("post_final_updates")
         self.too_late = group.counter("lines_beyond_retention")
+        self.duplicate_lines = group.counter("duplicate_lines")
+        self.quarantined = group.counter("quarantined")
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        stored = self.state.value()
-        state = daily_state(stored) if stored is not None else None
-        delta = LineDelta(*value)
-        watermark = ctx.timer_service().current_watermark()
-        new_state, step = self.totals.on_line(state, delta, watermark)
-        if step.too_late:
-            self.too_late.inc()
-            yield AUDIT, dumps({"kind": "DAY_BEYOND_RETENTION", **delta.__dict__})
-            return
-        assert new_state is not None
-        if stored is None:
-            self.live += 1
-        if new_state.post_final:
-            self.post_final.inc()
-        yield from self._finish(new_state, step, ctx, stored[8] if stored is not None else None)
+        yield from self.guarded(
+            lambda: self._on_line(value, ctx),
+            lambda: line_event(value)[0].to_json().encode(),
+            f"driver-day {ctx.get_current_key()!r}",
+        )
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        yield from self.guarded(
+            lambda: self._on_timer(ctx),
+            lambda: None,
+            f"timer {timestamp} of driver-day {ctx.get_current_key()!r}",
+        )
+
+    def _on_line(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        stored = self.state.value()
+        state = daily_state(stored) if stored is not None else None
+        line, event_ms = line_event(value)
+        watermark = ctx.timer_service().current_watermark()
+        new_state, step = self.totals.on_line(state, line, event_ms, watermark)
+        if step.verdict is Verdict.BEYOND_RETENTION:
+            self.too_late.inc()  # the reconciliation path picks these up from the audit topic
+            yield AUDIT, dumps({"kind": "LINE_BEYOND_RETENTION", "line": line.to_record()})
+            return
+        assert new_state is not None
+        if step.verdict is Verdict.DUPLICATE:
+            self.duplicate_lines.inc()
+            yield AUDIT, _line_audit("DUPLICATE_LINE", line)
+        elif step.verdict is Verdict.OVER_CAP:
+            self.quarantined.inc()
+            yield QUARANTINE, _line_audit("DAY_LINE_CAP", line, self.totals.max_lines)
+        else:
+            yield LEDGER, line.to_json()
+            if new_state.post_final:
+                self.post_final.inc()
+        if stored is None:
+            self.live += 1
+        yield from self._finish(new_state, step, ctx, stored[8] if stored is not None else None)
+
+    def _on_timer(self, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
         stored = self.state.value()
         if stored is None:
             return
-        driver_id, _, pay_date = ctx.get_current_key().partition("|")
+        driver_id, _, pay_date = ctx.get_current_key().rpartition("|")  # ids may contain "|"
         state = daily_state(stored)
         step = self.totals.on_timer(
             state, driver_id, pay_date, ctx.timer_service().current_watermark()
@@ -207,14 +338,14 @@ class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
         if step.discard:
             self.state.clear()
             self.live -= 1
-            yield AUDIT, _retired("DAY_RETIRED", ctx.get_current_key(), self.subtask, self.live)
+            yield RETIRED, _retired("DAY_RETIRED", ctx.get_current_key(), self.subtask, self.live)
             return
         if step.emit is not None:
             self.finalized.inc()
         yield from self._finish(state, step, ctx, stored[8])
 
     def _finish(
-        self, state: DailyState, step: Any, ctx: Any, old_timer: int | None
+        self, state: DailyState, step: DailyStep, ctx: Any, old_timer: int | None
     ) -> Iterator[str]:
         if step.emit is not None:
             yield daily_json(step.emit)
@@ -222,24 +353,28 @@ class DailyTotalsFunction(KeyedProcessFunction):  # type: ignore[misc]
             ctx.timer_service().delete_event_time_timer(old_timer)
         if step.timer_ms is not None and step.timer_ms != old_timer:
             ctx.timer_service().register_event_time_timer(step.timer_ms)
-        self.state.update(
-            Row(
-                state.currency,
-                state.total_minor,
-                state.line_count,
-                state.version,
-                state.final,
-                state.post_final,
-                state.day_end_ms,
-                state.as_of_ms,
-                step.timer_ms,
-            )
-        )
+        self.state.update(daily_row(state, step.timer_ms))
+
+
+def daily_key(row: Row) -> str:
+    """``driver_id|pay_date`` of a line row (split with ``rpartition``: ids may hold ``|``)."""
+    return f"{row[3]}|{row[10]}"
 
 
 def _retired(kind: str, key: str, subtask: int, live: int) -> str:
     """State for ``key`` was cleared; ``live_after`` is what this subtask still holds."""
     return dumps({"kind": kind, "key": key, "subtask": subtask, "live_after": live})
+
+
+def _event_json(event: OrderEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "order_id": event.order_id,
+        "driver_id": event.driver_id,
+        "type": event.type.value,
+        "event_time": format_ms(event.time_ms),
+        "zone": event.zone,
+    }
 
 
 def _audit(kind: str, event: OrderEvent, watermark: int) -> str:
@@ -252,6 +387,21 @@ def _audit(kind: str, event: OrderEvent, watermark: int) -> str:
             "watermark": format_ms(watermark) if watermark > _NO_WATERMARK else None,
         }
     )
+
+
+def _line_audit(kind: str, line: PayLine, cap: int | None = None) -> str:
+    record: dict[str, Any] = {
+        "kind": kind,
+        "line_id": line.line_id,
+        "line_kind": line.kind.value,
+        "order_id": line.interval.order_id,
+        "driver_id": line.interval.driver_id,
+        "pay_date": line.pay_date.isoformat(),
+        "amount": str(line.amount),
+    }
+    if cap is not None:
+        record["reason"] = f"driver-day has {cap} lines already; this one is not applied"
+    return dumps(record)
 
 
 _NO_WATERMARK = -(2**62)  # Flink reports Long.MIN_VALUE before the first watermark

@@ -7,8 +7,6 @@ Submitted with ``flink run -py jobs/kafka_job.py`` (``make submit``); the graph 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +18,9 @@ from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, 
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
 from jobs.endpoints import Endpoints
+from jobs.functions import Raw
 from jobs.pipeline import build_pipeline
 from jobs.settings import JobSettings
-from udfs.events import MAX_EVENT_BYTES, EventType
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,15 +30,18 @@ TOPICS = {
     "daily": "driver-daily-pay",
     "dead_letter": "order-events-dlq",
     "quarantine": "order-events-quarantine",
+    "audit": "order-events-audit",
 }
 # Kafka transactions stay open until the checkpoint that covers them completes; 10 min is far
 # above the 10 s checkpoint interval and below the broker's transaction.max.timeout.ms (15 min).
 TRANSACTION_TIMEOUT_MS = "600000"
 
 
-def decode_kafka_row(value: Row) -> tuple[str, bytes]:
-    """Kafka rows are ``(raw bytes, partition, offset)``; the position names all three."""
-    return f"{INPUT_TOPIC}/{value[1]}@{value[2]}", bytes(value[0])
+def decode_kafka_row(value: Row) -> Raw:
+    """Kafka rows are ``(raw bytes or null, partition, offset)``; the split is the partition."""
+    split = f"{INPUT_TOPIC}/{value[1]}"
+    payload = value[0]
+    return Raw(split, f"{split}@{value[2]}", None if payload is None else bytes(payload))
 
 
 class KafkaPostgresSinks:
@@ -83,66 +84,23 @@ class KafkaPostgresSinks:
         self._kafka("quarantine", stream)
 
     def audit(self, stream: DataStream) -> None:
-        """Duplicates and late events are counted by metrics in production; no topic."""
+        self._kafka("audit", stream)
+
+    def retired(self, stream: DataStream) -> None:
+        """State clean-up is visible in the ``open_orders`` metric; no topic needed."""
 
     def _as_table(self, stream: DataStream) -> Any:
         schema = Schema.new_builder().column("f0", DataTypes.STRING()).build()
         return self.t_env.from_data_stream(stream, schema).alias("json")
 
 
-# Event time for watermarks only, read in the source so that each Kafka partition gets its own
-# watermark (a backlog replay reads partitions at different speeds). Second precision is enough
-# for watermarks; pay uses the parser's exact milliseconds. A record that fails the contract's
-# cheap checks counts as epoch 0, which never advances a watermark: a malformed record with a
-# far-off timestamp must not make every valid event look late.
-_TEXT = "CAST(payload AS STRING)"
-_SECONDS = (
-    f"UNIX_TIMESTAMP(REGEXP_REPLACE(JSON_VALUE({_TEXT}, '$.event_time'), '\\.[0-9]+', ''), "
-    "'yyyy-MM-dd''T''HH:mm:ssXXX')"
-)
-_ZONE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+def source(t_env: StreamTableEnvironment, endpoints: Endpoints) -> DataStream:
+    """``order-events`` as raw bytes with partition and offset; a new group starts earliest.
 
-
-def source_event_time(zone_names: Iterable[str]) -> str:
-    """SQL for the watermark column; zone names are checked to be plain identifiers first."""
-    names = sorted(zone_names)
-    if not all(_ZONE_NAME.fullmatch(name) for name in names):
-        raise ValueError(f"zone names must match {_ZONE_NAME.pattern} to appear in SQL: {names}")
-    zones = ", ".join(f"'{name}'" for name in names)
-    types = ", ".join(f"'{t.value}'" for t in EventType)
-    value = f"JSON_VALUE({_TEXT}, '$.{{}}')".format
-    is_text = f"JSON_QUERY({_TEXT}, '$.{{}}' WITH ARRAY WRAPPER) LIKE '[\"%'".format
-    text_fields = ("event_id", "order_id", "driver_id", "type", "event_time", "zone")
-    plausible = " AND ".join([
-        f"CHAR_LENGTH({_TEXT}) <= {MAX_EVENT_BYTES}",
-        *(is_text(name) for name in text_fields),
-        f"CHAR_LENGTH({value('event_id')}) BETWEEN 1 AND 128",
-        f"{value('type')} IN ({types})",
-        f"{value('zone')} IN ({zones})",
-        f"COALESCE(JSON_QUERY({_TEXT}, '$.schema_version' WITH ARRAY WRAPPER), '[1]') = '[1]'",
-    ])  # fmt: skip
-    seconds = f"CASE WHEN {plausible} THEN GREATEST(COALESCE({_SECONDS}, 0), 0) ELSE 0 END"
-    return f"TO_TIMESTAMP_LTZ({seconds} * 1000, 3)"
-
-
-def sql_interval(ms: int) -> str:
-    """A DAY TO SECOND literal for a duration (built from an int: nothing user-supplied)."""
-    seconds, millis = divmod(ms, 1000)
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    return (
-        f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
-    )
-
-
-def source(
-    t_env: StreamTableEnvironment,
-    endpoints: Endpoints,
-    settings: JobSettings,
-    zone_names: Iterable[str],
-) -> DataStream:
-    """``order-events`` as raw bytes with partition and offset; a new group starts earliest."""
+    Event time and watermarks are not computed here: the parser validates each record once and
+    its per-partition stream clock stamps the admitted ones (jobs/pipeline.py), so there is one
+    copy of the contract and a record from the future cannot move a partition's watermark.
+    """
     descriptor = (
         TableDescriptor.for_connector("kafka")
         .schema(
@@ -150,13 +108,8 @@ def source(
             .column("payload", DataTypes.BYTES())
             .column_by_metadata("kafka_partition", DataTypes.INT(), "partition", True)
             .column_by_metadata("kafka_offset", DataTypes.BIGINT(), "offset", True)
-            .column_by_expression("event_time", source_event_time(zone_names))
-            .watermark("event_time", f"event_time - {sql_interval(settings.out_of_orderness_ms)}")
             .build()
         )
-        # Idleness is for partitions that get no traffic at all; 5 min keeps a backpressured
-        # backlog replay from declaring busy partitions idle (which would let others race ahead).
-        .option("scan.watermark.idle-timeout", f"{max(settings.idleness_ms, 300_000)} ms")
         .format("raw")
         .option("topic", INPUT_TOPIC)
         .option("properties.bootstrap.servers", endpoints.kafka)
@@ -237,8 +190,8 @@ def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSe
     t_env.get_config().set("table.local-time-zone", "UTC")
     zones = load_zones(os.environ.get("DRIVERPAY_ZONES", str(ROOT / "config" / "zones.yaml")))
     sinks = KafkaPostgresSinks(t_env, endpoints)
-    raw = source(t_env, endpoints, settings, zones)
-    build_pipeline(raw, decode_kafka_row, zones, settings, sinks, source_watermarks=True)
+    raw = source(t_env, endpoints)
+    build_pipeline(raw, decode_kafka_row, zones, settings, sinks)
     register_pg_tables(t_env, endpoints)
     statements = t_env.create_statement_set()
     for statement in sql_statements(ROOT / "sql" / "pg_sinks.sql"):

@@ -1,7 +1,7 @@
 """The one function that builds driverpay's streaming graph from injected sources and sinks.
 
 The same graph runs in tests, ``make demo`` (embedded) and on the cluster (Kafka/PostgreSQL);
-only the source and the :class:`Sinks` differ.
+only the source, its decoder and the :class:`Sinks` differ.
 """
 
 from __future__ import annotations
@@ -13,20 +13,23 @@ from pyflink.common.typeinfo import Types
 from pyflink.datastream import DataStream
 from pyflink.java_gateway import get_gateway
 
-from jobs.codec import DELTA_TYPE, EVENT_TYPE, TIMESTAMPED_EVENT
+from jobs.codec import EVENT_TYPE, LINE_TYPE, TIMESTAMPED_EVENT
 from jobs.functions import (
     AUDIT,
     DEAD_LETTER,
     LEDGER,
     QUARANTINE,
+    RETIRED,
     DailyTotalsFunction,
     Decoder,
     OrderLifecycleFunction,
     ParseEvents,
+    daily_key,
 )
 from jobs.settings import JobSettings
 from udfs.daily import DailyTotals
 from udfs.lifecycle import OrderLifecycle
+from udfs.stream_clock import StreamClock
 from udfs.zones import Zones
 
 
@@ -34,26 +37,30 @@ class Sinks(Protocol):
     """Where each output goes; every stream carries JSON strings."""
 
     def ledger(self, stream: DataStream) -> None:
-        """Pay lines, reversals and adjustments (``pay-ledger``)."""
+        """Pay lines, reversals and adjustments, each admitted once (``pay-ledger``)."""
 
     def daily(self, stream: DataStream) -> None:
         """Daily-totals changelog (``driver-daily-pay``)."""
 
     def dead_letter(self, stream: DataStream) -> None:
-        """Malformed records with reason, payload and position (``order-events-dlq``)."""
+        """Malformed and poison records with reason, payload and position (``order-events-dlq``)."""
 
     def quarantine(self, stream: DataStream) -> None:
-        """Invalid transitions and orders open too long."""
+        """Valid events in impossible states, from the future, or over a cap."""
 
     def audit(self, stream: DataStream) -> None:
-        """Duplicates and late events, one record each (counted by metrics too)."""
+        """Duplicates, late events, lines beyond retention, poison (``order-events-audit``)."""
+
+    def retired(self, stream: DataStream) -> None:
+        """One record per key whose state was cleared (tests assert state returns to zero)."""
 
 
 def with_event_time(stamped: DataStream, strategy: WatermarkStrategy) -> DataStream:
-    """Take ``(event, event_time_ms)`` pairs from the parser and attach time and watermarks.
+    """Take ``(event, watermark_ts)`` pairs from the parser and attach time and watermarks.
 
-    PyFlink's ``assign_timestamps_and_watermarks`` with a Python assigner adds a whole Python
-    stage just to read a field; the parser already knows the timestamp, so this uses the same
+    The timestamp is the parser's per-split stream clock, not the event's own time, so a record
+    from the future never advances a watermark. PyFlink's ``assign_timestamps_and_watermarks``
+    with a Python assigner adds a whole Python stage just to read a field; this uses the same
     Java assigner PyFlink uses internally, minus that stage.
     """
     eventtime = get_gateway().jvm.org.apache.flink.streaming.api.functions.python.eventtime
@@ -65,53 +72,44 @@ def with_event_time(stamped: DataStream, strategy: WatermarkStrategy) -> DataStr
     )
 
 
-def without_timestamp(stamped: DataStream) -> DataStream:
-    """Drop the parser's timestamp field when the source already assigned event time."""
-    eventtime = get_gateway().jvm.org.apache.flink.streaming.api.functions.python.eventtime
-    return DataStream(
-        stamped._j_data_stream.map(
-            eventtime.RemoveTimestampMapFunction(), EVENT_TYPE.get_java_type_info()
-        )
-    )
-
-
 def build_pipeline(
-    raw: DataStream,
-    decode: Decoder,
-    zones: Zones,
-    settings: JobSettings,
-    sinks: Sinks,
-    source_watermarks: bool = False,
-) -> None:
+    raw: DataStream, decode: Decoder, zones: Zones, settings: JobSettings, sinks: Sinks
+) -> DataStream:
     """Parse -> watermarks -> lifecycle by ``order_id`` -> totals by ``(driver_id, pay_date)``.
 
-    ``source_watermarks``: the source already emits per-partition watermarks (Kafka).
+    Returns the stream of valid, admitted events (typed rows), e.g. for the raw archive.
     """
-    parsed = raw.process(ParseEvents(frozenset(zones), decode), output_type=TIMESTAMPED_EVENT)
+    clock = StreamClock(settings.max_ahead_ms, idle_s=settings.split_idle_ms / 1000)
+    parsed = raw.process(ParseEvents(frozenset(zones), decode, clock), TIMESTAMPED_EVENT)
     parsed = parsed.name("parse-validate").uid("parse-validate")
     watermarks = WatermarkStrategy.for_bounded_out_of_orderness(
         Duration.of_millis(settings.out_of_orderness_ms)
     ).with_idleness(Duration.of_millis(settings.idleness_ms))
-    if source_watermarks:
-        events = without_timestamp(parsed).name("event-time").uid("event-time")
-    else:
-        events = with_event_time(parsed, watermarks).name("event-time").uid("event-time")
+    events = with_event_time(parsed, watermarks).name("event-time").uid("event-time")
     lifecycle = OrderLifecycle(zones, settings.grace_ms, settings.max_open_ms)
-    deltas = (
+    lines = (
         events.key_by(lambda e: e[1], key_type=Types.STRING())
-        .process(OrderLifecycleFunction(lifecycle), output_type=DELTA_TYPE)
+        .process(OrderLifecycleFunction(lifecycle), output_type=LINE_TYPE)
         .name("order-lifecycle")
         .uid("order-lifecycle")
     )
     totals = DailyTotals(zones, settings.finalize_grace_ms, settings.daily_retention_ms)
     daily = (
-        deltas.key_by(lambda d: f"{d[0]}|{d[1]}", key_type=Types.STRING())
+        lines.key_by(daily_key, key_type=Types.STRING())
         .process(DailyTotalsFunction(totals), output_type=Types.STRING())
         .name("daily-totals")
         .uid("daily-totals")
     )
-    sinks.ledger(deltas.get_side_output(LEDGER))
+    stages = (parsed, lines, daily)
+    sinks.ledger(daily.get_side_output(LEDGER))
     sinks.daily(daily)
-    sinks.dead_letter(parsed.get_side_output(DEAD_LETTER))
-    sinks.quarantine(deltas.get_side_output(QUARANTINE))
-    sinks.audit(deltas.get_side_output(AUDIT).union(daily.get_side_output(AUDIT)))
+    sinks.dead_letter(_union(stage.get_side_output(DEAD_LETTER) for stage in stages))
+    sinks.quarantine(_union(stage.get_side_output(QUARANTINE) for stage in stages))
+    sinks.audit(_union(stage.get_side_output(AUDIT) for stage in stages))
+    sinks.retired(_union(stage.get_side_output(RETIRED) for stage in (lines, daily)))
+    return events
+
+
+def _union(streams: object) -> DataStream:
+    first, *rest = list(streams)  # type: ignore[call-overload]
+    return first.union(*rest) if rest else first

@@ -1,29 +1,37 @@
-"""Daily totals per ``(driver_id, pay_date)``: running sums, versions and finalization."""
+"""Daily totals per ``(driver_id, pay_date)``: idempotent sums, versions and finalization.
+
+This stage admits lines to the ledger. It remembers every ``line_id`` it applied, and which
+intervals are in effect, for as long as it keeps the day, so a line re-sent hours later (a
+producer replaying its outbox after the order's state is gone) is counted once — as a duplicate,
+audited — never paid twice. Lines for a day whose state is already gone go to an explicit output
+for reconciliation instead of the ledger.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from udfs.ledger import LineKind, PayLine
 from udfs.localday import day_end_ms
 from udfs.money import from_minor
 from udfs.timefmt import format_ms
 from udfs.zones import Zones
 
+# A driver-day with more lines than this is not a day of deliveries; further lines are
+# quarantined, which also bounds this key's state (docs/contracts.md, "Limits").
+MAX_LINES_PER_DAY = 5_000
 
-@dataclass(frozen=True, slots=True)
-class LineDelta:
-    """The part of a ledger line the daily total needs (``count`` is +1, or -1 for reversals)."""
 
-    driver_id: str
-    pay_date: str
-    zone: str
-    currency: str
-    amount_minor: int
-    count: int
-    event_ms: int
+class Verdict(StrEnum):
+    """What happened to one line at its driver-day."""
+
+    APPLIED = "APPLIED"
+    DUPLICATE = "DUPLICATE"  # same line_id seen, or its interval already paid / not in effect
+    BEYOND_RETENTION = "BEYOND_RETENTION"  # the day's state is gone: reconciliation's job
+    OVER_CAP = "OVER_CAP"
 
 
 @dataclass
@@ -38,44 +46,69 @@ class DailyState:
     post_final: bool = False
     day_end_ms: int = 0
     as_of_ms: int = 0
+    seen: set[str] = field(default_factory=set)  # line ids applied or refused as duplicates
+    in_effect: set[str] = field(default_factory=set)  # interval keys currently paid
 
 
 @dataclass
 class DailyStep:
-    """What one transition produced: an updated total to emit, the next timer, or discard."""
+    """What one transition produced: the verdict, an updated total, the next timer, or discard."""
 
+    verdict: Verdict = Verdict.APPLIED
     emit: dict[str, Any] | None = None
     timer_ms: int | None = None
     discard: bool = False
-    too_late: bool = False
 
 
 @dataclass(frozen=True)
 class DailyTotals:
     """Finalize a day at local midnight + ``grace_ms``; then keep it ``retention_ms`` longer.
 
-    Keeping a final day lets post-final adjustments land on the right base total.
+    Keeping a final day lets post-final adjustments land on the right base total, and keeps
+    its line ids for deduplication.
     """
 
     zones: Zones
     grace_ms: int
     retention_ms: int
+    max_lines: int = MAX_LINES_PER_DAY
 
     def on_line(
-        self, state: DailyState | None, delta: LineDelta, watermark_ms: int
+        self, state: DailyState | None, line: PayLine, event_ms: int, watermark_ms: int
     ) -> tuple[DailyState | None, DailyStep]:
-        """Apply one ledger line (or reversal) to its day."""
-        day_end = day_end_ms(date.fromisoformat(delta.pay_date), self.zones[delta.zone].timezone)
+        """Apply one ledger line (or reversal) to its day, at most once."""
+        zone = self.zones[line.interval.zone]
+        day_end = day_end_ms(line.pay_date, zone.timezone)
         if state is None:
             if day_end + self.grace_ms + self.retention_ms <= watermark_ms:
-                return None, DailyStep(too_late=True)  # beyond streaming retention: batch fixes
-            state = DailyState(currency=delta.currency)
-        state.total_minor += delta.amount_minor
-        state.line_count += delta.count
+                return None, DailyStep(Verdict.BEYOND_RETENTION)
+            state = DailyState(currency=line.currency, day_end_ms=day_end)
+        verdict = self._admit(state, line)
+        if verdict is not Verdict.APPLIED:
+            return state, DailyStep(verdict, timer_ms=self._next_timer(state))
+        state.total_minor += line.amount_minor
+        state.line_count += -1 if line.kind is LineKind.REVERSAL else 1
         state.day_end_ms = max(state.day_end_ms, day_end)
-        state.as_of_ms = max(state.as_of_ms, delta.event_ms)
+        state.as_of_ms = max(state.as_of_ms, event_ms)
         state.post_final = state.post_final or state.final
-        return state, self._emit(state, delta.driver_id, delta.pay_date)
+        return state, self._emit(state, line.interval.driver_id, line.pay_date.isoformat())
+
+    def _admit(self, state: DailyState, line: PayLine) -> Verdict:
+        if line.line_id in state.seen:
+            return Verdict.DUPLICATE
+        if len(state.seen) >= self.max_lines:
+            return Verdict.OVER_CAP
+        state.seen.add(line.line_id)
+        key = line.interval_key
+        if line.kind is LineKind.REVERSAL:
+            if key not in state.in_effect:
+                return Verdict.DUPLICATE  # nothing in effect to cancel
+            state.in_effect.discard(key)
+        else:
+            if key in state.in_effect:
+                return Verdict.DUPLICATE  # this interval is already paid under another id
+            state.in_effect.add(key)
+        return Verdict.APPLIED
 
     def on_timer(
         self, state: DailyState, driver_id: str, pay_date: str, watermark_ms: int

@@ -57,6 +57,31 @@ class PayLine:
     schedule_version: str
     reason: str | None = None
 
+    @property
+    def amount_minor(self) -> int:
+        """The signed amount in the currency's minor unit (what daily totals add up)."""
+        return to_minor(self.amount, self.currency)
+
+    @property
+    def interval_key(self) -> str:
+        """What this line pays for, whatever its kind.
+
+        A day's part of an interval, priced under one zones version. A reversal has the key of
+        the line it cancels, and a re-sent copy of an interval (after its order's state is
+        gone) has the key of the original.
+        """
+        iv = self.interval
+        return line_id(
+            iv.order_id,
+            iv.driver_id,
+            iv.start_event_id,
+            iv.end_event_id,
+            iv.start_ms,
+            iv.end_ms,
+            self.pay_date,
+            self.zones_version,
+        )
+
     def to_record(self) -> dict[str, Any]:
         """The JSON shape of BRIEF 1.5 (decimals as strings, instants as RFC 3339 UTC)."""
         iv = self.interval
@@ -73,7 +98,7 @@ class PayLine:
             "weighted_ms": json_number(self.weighted_ms),
             "rate_per_minute": str(self.rate_per_minute),
             "amount": str(self.amount),
-            "amount_minor": to_minor(self.amount, self.currency),
+            "amount_minor": self.amount_minor,
             "currency": self.currency,
             "zones_version": self.zones_version,
             "schedule_version": self.schedule_version,

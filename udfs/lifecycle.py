@@ -27,6 +27,10 @@ _RANK = {
     EventType.CANCELLED: 3,
     EventType.DELIVERED: 3,
 }
+# An honest order has a handful of events (accept, pick-up, end, maybe a release and re-accept);
+# more than this is a replaying or hostile producer, and is quarantined instead of stored, so an
+# order's state and per-event cost stay bounded (docs/contracts.md, "Limits").
+MAX_ORDER_EVENTS = 64
 _ZERO = Decimal(0)  # 0 - x, unlike -x, never yields a negative zero ("-0.00")
 _CLOSING = frozenset({EventType.DELIVERED, EventType.CANCELLED})
 
@@ -53,20 +57,29 @@ class Derivation:
     open_accept: OrderEvent | None
 
 
-def derive(events: Iterable[OrderEvent], zones: Mapping[str, Zone]) -> Derivation:
-    """Replay the events in event-time order through the order state machine."""
+def derive(
+    events: Iterable[OrderEvent], zones: Mapping[str, Zone], max_open_ms: int | None = None
+) -> Derivation:
+    """Replay the events in event-time order through the order state machine.
+
+    An interval longer than ``max_open_ms`` is implausible work: its end is an anomaly, unpaid.
+    Events are kept in time order by the caller, so this sort is linear (timsort on a run).
+    """
     intervals: list[PaidInterval] = []
     anomalies: list[Anomaly] = []
     current: OrderEvent | None = None
     closed_by: OrderEvent | None = None
-    for e in sorted(events, key=lambda e: (e.time_ms, _RANK[e.type], e.event_id)):
+    for e in sorted(events, key=_order_key):
         reason = _reject(e, current, closed_by)
         if reason:
             anomalies.append(Anomaly(e, reason, settled=closed_by is not None))
         elif e.type is EventType.ACCEPTED:
             current = e
         elif e.type is not EventType.PICKED_UP and current is not None:
-            if e.type in zones[current.zone].paid_on:
+            length = e.time_ms - current.time_ms
+            if max_open_ms is not None and length > max_open_ms and e.type in _CLOSING:
+                anomalies.append(Anomaly(e, _too_long(current, e, max_open_ms), settled=True))
+            elif e.type in zones[current.zone].paid_on:
                 intervals.append(
                     PaidInterval(
                         e.order_id,
@@ -82,6 +95,14 @@ def derive(events: Iterable[OrderEvent], zones: Mapping[str, Zone]) -> Derivatio
             current = None
             closed_by = e if e.type in _CLOSING else None
     return Derivation(tuple(intervals), tuple(anomalies), current)
+
+
+def _too_long(start: OrderEvent, end: OrderEvent, max_open_ms: int) -> str:
+    minutes = (end.time_ms - start.time_ms) // 60_000
+    return (
+        f"implausible interval: {minutes} min from {format_ms(start.time_ms)} to "
+        f"{format_ms(end.time_ms)} is longer than max_open ({max_open_ms // 60_000} min); unpaid"
+    )
 
 
 def _reject(e: OrderEvent, current: OrderEvent | None, closed_by: OrderEvent | None) -> str:
@@ -123,6 +144,19 @@ class Step:
     late: bool = False
     timer_ms: int | None = None
     discard: bool = False
+    capped: bool = False  # the event was quarantined before touching state: timers unchanged
+
+
+def _insert_in_time_order(state: OrderState, event: OrderEvent) -> None:
+    """Keep ``state.events`` sorted by event time, so derivation never sorts from scratch."""
+    last = next(reversed(state.events.values()), None)
+    state.events[event.event_id] = event
+    if last is not None and _order_key(event) < _order_key(last):
+        state.events = dict(sorted(state.events.items(), key=lambda kv: _order_key(kv[1])))
+
+
+def _order_key(e: OrderEvent) -> tuple[int, int, str]:
+    return (e.time_ms, _RANK[e.type], e.event_id)
 
 
 @dataclass(frozen=True)
@@ -132,13 +166,19 @@ class OrderLifecycle:
     zones: Zones
     grace_ms: int
     max_open_ms: int
+    max_events: int = MAX_ORDER_EVENTS
 
     def on_event(self, state: OrderState, event: OrderEvent, watermark_ms: int) -> Step:
         """Apply one event: dedup by ``event_id``, re-derive, emit what changed."""
         if event.event_id in state.events:
             return Step(duplicate=True)  # nothing changes: state and timer stay as they are
-        state.events[event.event_id] = event
-        step = Step(late=event.time_ms < watermark_ms)
+        late = event.time_ms < watermark_ms
+        if len(state.events) >= self.max_events:
+            reason = f"order has more than {self.max_events} distinct events; this one is not kept"
+            record = quarantine_record(event, reason, kind="ORDER_EVENT_CAP")
+            return Step(quarantine=[record], late=late, capped=True)
+        _insert_in_time_order(state, event)
+        step = Step(late=late)
         derivation = derive_of(state, self)
         step.lines = self._reconcile(state, derivation, event)
         return self._settle(state, derivation, watermark_ms, step)
@@ -221,7 +261,7 @@ def _because(cause: OrderEvent) -> str:
 def derive_of(state: OrderState, lifecycle: OrderLifecycle) -> Derivation:
     """Derive from the events not already quarantined."""
     live = (e for k, e in state.events.items() if k not in state.quarantined)
-    return derive(live, lifecycle.zones)
+    return derive(live, lifecycle.zones, lifecycle.max_open_ms)
 
 
 def reverse(line: PayLine, reason: str) -> PayLine:

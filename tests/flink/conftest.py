@@ -58,6 +58,9 @@ class Run:
     def audit(self, kind: str) -> list[dict[str, Any]]:
         return [r for r in self.records("audit") if r["kind"] == kind]
 
+    def retired(self, kind: str) -> list[dict[str, Any]]:
+        return [r for r in self.records("retired") if r["kind"] == kind]
+
 
 @pytest.fixture(scope="session", params=[1, 2], ids=["parallelism-1", "parallelism-2"])
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:

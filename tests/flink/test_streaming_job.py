@@ -155,15 +155,15 @@ def test_keyed_state_returns_to_empty_once_orders_and_days_close(run: Run) -> No
     orders = {r["order_id"] for r in run.records("pay_ledger")} | {
         r["order_id"] for r in run.records("quarantine")
     }
-    retired = Counter(r["key"] for r in run.audit("ORDER_RETIRED"))
+    retired = Counter(r["key"] for r in run.retired("ORDER_RETIRED"))
     assert set(retired) >= orders
     assert len(retired) == 13 + FILLER
     assert set(retired.values()) == {1}
-    days = Counter(r["key"] for r in run.audit("DAY_RETIRED"))
+    days = Counter(r["key"] for r in run.retired("DAY_RETIRED"))
     assert len(days) == 13
     assert set(days.values()) == {1}
     for kind in ("ORDER_RETIRED", "DAY_RETIRED"):
         by_subtask: dict[int, list[int]] = {}
-        for r in run.audit(kind):
+        for r in run.retired(kind):
             by_subtask.setdefault(r["subtask"], []).append(r["live_after"])
         assert all(min(live) == 0 for live in by_subtask.values()), kind

@@ -1,0 +1,79 @@
+"""How far event time has got on each source split, robust to records from the future.
+
+A watermark is "the largest event time seen, minus a bound": one valid record dated years ahead
+would move it there and make every honest event after it late. ``StreamClock`` keeps, per source
+split (a Kafka partition, or the input file), the recent event times of records it admitted and
+takes a low order statistic of them, so up to ``tolerate`` outliers in a row cannot move it.
+A record more than ``max_ahead_ms`` ahead of its split's clock is not admitted: the job
+quarantines it, unpaid. Before a split has enough history (its first ``tolerate + 1`` records)
+the processing-time clock is the reference: nothing real happens more than a day in the future.
+
+The timestamp the job gives each admitted record for watermarking is the minimum of the clocks of
+the splits this subtask reads (per-split watermarks, as Flink's own sources do): a backlog replay
+reads partitions at different speeds, and the slowest must hold the watermark back.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+NO_TIME = -(2**63)  # Long.MIN_VALUE: "no watermark yet" for Flink
+
+
+@dataclass
+class _Split:
+    recent: deque[int]
+    last_seen_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The verdict on one record: admitted or not, and the watermark timestamp to attach."""
+
+    admitted: bool
+    reference_ms: int
+    watermark_ms: int
+    by_wall_clock: bool
+
+
+@dataclass
+class StreamClock:
+    """Per-split event-time clocks; state is rebuilt from the data after a restart."""
+
+    max_ahead_ms: int
+    tolerate: int = 2
+    idle_s: float = 300.0
+    _splits: dict[str, _Split] = field(default_factory=dict)
+
+    def admit(self, split: str, time_ms: int, now_s: float) -> Admission:
+        """Judge one valid record of ``split`` read at processing time ``now_s``."""
+        state = self._splits.get(split)
+        if state is None:
+            state = self._splits[split] = _Split(deque(maxlen=2 * self.tolerate + 1), now_s)
+        state.last_seen_s = now_s
+        clock = self._clock(state)
+        warming = clock is None
+        reference = int(now_s * 1000) if clock is None else clock
+        admitted = time_ms <= reference + self.max_ahead_ms
+        if admitted or warming:  # while warming up every valid record is evidence
+            state.recent.append(time_ms)
+        return Admission(admitted, reference, self._watermark(now_s), warming)
+
+    def _clock(self, state: _Split) -> int | None:
+        """The (tolerate+1)-th largest recent time: ``tolerate`` outliers cannot lift it."""
+        if len(state.recent) <= self.tolerate:
+            return None
+        return sorted(state.recent)[len(state.recent) - 1 - self.tolerate]
+
+    def _watermark(self, now_s: float) -> int:
+        """Minimum clock over active splits; a split still warming up holds everything back."""
+        clocks = []
+        for state in self._splits.values():
+            if now_s - state.last_seen_s > self.idle_s:
+                continue  # idle: it must not hold the others back forever
+            clock = self._clock(state)
+            if clock is None:
+                return NO_TIME
+            clocks.append(clock)
+        return min(clocks) if clocks else NO_TIME
