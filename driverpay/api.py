@@ -1,26 +1,36 @@
 """The read API (BRIEF 1.5): drivers' daily pay and its audit lines, served from PostgreSQL.
 
 Readers connect as their own role. The streaming job writes ``pay_lines`` and ``driver_daily_pay``
-as ``driverpay`` (the owner); this API connects as ``driverpay_reader``, which holds only
-``CONNECT``, ``USAGE`` on the schema and ``SELECT`` on the tables. An internet-facing process is
-the most likely one to be compromised or to carry a bug (an injected or mistaken statement), so
-its credentials must not be able to change pay: least privilege is enforced by the database, not
-by trusting this code. Its sessions also set ``default_transaction_read_only = on`` (a second,
+as ``driverpay`` (a writer that owns nothing); this API connects as ``driverpay_reader`` (its
+password from the libpq password file ``PGPASSFILE``, default ``.run/secrets/pgpass``), which holds
+only ``CONNECT``, ``USAGE`` on the schema and ``SELECT`` on the tables. An internet-facing process
+is the most likely one to be compromised or to carry a bug (an injected or mistaken statement), so
+its credentials must not be able to change pay: least privilege is enforced by the database, not by
+trusting this code. Its sessions also set ``default_transaction_read_only = on`` (a second,
 independent guard, e.g. if the DSN is pointed at the owner role by mistake) and a
 ``statement_timeout``, and it can be given its own connection limits and be revoked or rotated
 without touching the writer.
 
 Every read is one indexed lookup with bound parameters: the primary key ``(driver_id, pay_date)``
-of ``driver_daily_pay``, or the ``(driver_id, pay_date)`` index of ``pay_lines``.
+of ``driver_daily_pay``, or the ``(driver_id, pay_date)`` index of ``pay_lines``. Lines come in
+pages (at most ``MAX_PAGE`` rows) with an opaque keyset cursor, so no request reads an unbounded
+day; each client (by IP) gets a token bucket of requests, so one caller cannot exhaust the pool
+or guess tokens quickly; every answer carries security headers, and no page loads assets from a
+CDN (Swagger UI and ReDoc are off; ``/openapi.json`` stays).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import json
 import logging
+import math
 import os
 import re
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,6 +51,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from driverpay.api_models import DailyPay, ErrorBody, Health, PayLine, PayLines
+from driverpay.secrets import ensure_pgpassfile_env
 from udfs.ledger import json_number
 from udfs.money import from_minor
 from udfs.timefmt import format_ms, from_datetime
@@ -52,6 +63,19 @@ DEFAULT_READ_DSN = "postgresql://driverpay_reader@127.0.0.1:5432/driverpay"
 TOKEN_ENV = "DRIVERPAY_API_TOKEN"
 POOL_MIN_ENV = "DRIVERPAY_API_POOL_MIN"
 POOL_MAX_ENV = "DRIVERPAY_API_POOL_MAX"
+RATE_ENV = "DRIVERPAY_API_RATE"  # requests per second per client, refilled continuously
+BURST_ENV = "DRIVERPAY_API_BURST"  # requests a client may make at once
+MIN_TOKEN_CHARS = 32  # e.g. secrets.token_urlsafe(32) gives 43: not guessable at any rate limit
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+# On every answer: JSON only, never framed, sniffed, cached or followed by a Referer.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 
 DRIVER_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -61,6 +85,8 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PARAM_HELP = {
     "driver_id": f"driver_id must match {DRIVER_ID_PATTERN}",
     "date": "date must be a calendar date written YYYY-MM-DD, e.g. 2026-11-24",
+    "limit": f"limit must be an integer from 1 to {MAX_PAGE}",
+    "cursor": "cursor must be a next_cursor returned for the same driver_id and date",
 }
 
 DAILY_PAY_SQL = """
@@ -73,9 +99,17 @@ PAY_LINES_SQL = """
 SELECT line_id, kind, order_id, zone, start_ts, end_ts, base_ms, weighted_ms, rate_per_minute,
        amount_cents, currency, zones_version, rule_version, reason
 FROM pay_lines
-WHERE driver_id = %(driver_id)s AND pay_date = %(pay_date)s
+WHERE driver_id = %(driver_id)s AND pay_date = %(pay_date)s{after}
 ORDER BY start_ts ASC NULLS LAST, line_id COLLATE "C" ASC
+LIMIT %(limit)s
 """
+# Keyset continuation after the cursor's (start_ts, line_id), in the same NULLS LAST order.
+_AFTER_TIMED = """
+  AND (start_ts > %(after_start)s
+       OR (start_ts = %(after_start)s AND line_id COLLATE "C" > %(after_line)s)
+       OR start_ts IS NULL)"""
+_AFTER_UNTIMED = """
+  AND start_ts IS NULL AND line_id COLLATE "C" > %(after_line)s"""
 
 
 class ConfigError(Exception):
@@ -98,6 +132,45 @@ class ApiError(Exception):
         self.status = status
         self.body = ErrorBody(error=error, message=message, parameter=parameter)
         self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """Token bucket per client: ``rate`` requests/s sustained, ``burst`` at once."""
+
+    rate: float = 20.0
+    burst: int = 40
+    max_clients: int = 10_000  # buckets kept; the least recently seen client is forgotten
+
+
+class TokenBuckets:
+    """In-process per-client token buckets (one event loop, so no lock is needed).
+
+    In-process on purpose: one small class instead of a dependency, and right for one server
+    process; several replicas would each allow the full rate (a shared store such as Redis
+    would be the next step). Memory is bounded by forgetting the least recently seen client,
+    which can only make the limit more lenient for that client, never stricter.
+    """
+
+    def __init__(self, limit: RateLimit, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.clock = clock
+        self.buckets: dict[str, tuple[float, float]] = {}  # insertion order = least recent first
+
+    def take(self, client: str) -> float:
+        """0 if ``client`` may make a request now (one token taken), else seconds to wait."""
+        now = self.clock()
+        tokens, last = self.buckets.pop(client, (float(self.limit.burst), now))
+        tokens = min(float(self.limit.burst), tokens + (now - last) * self.limit.rate)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / self.limit.rate
+        self.buckets[client] = (tokens, now)
+        if len(self.buckets) > self.limit.max_clients:
+            del self.buckets[next(iter(self.buckets))]
+        return wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +264,34 @@ def _pay_line(row: DictRow) -> PayLine:
     )
 
 
+def _encode_cursor(driver_id: str, day: date, row: DictRow) -> str:
+    """Where the next page starts: the last row's sort key, bound to the driver-day."""
+    start = row["start_ts"]
+    position = {
+        "d": driver_id,
+        "p": day.isoformat(),
+        "s": None if start is None else start.isoformat(),
+        "l": row["line_id"],
+    }
+    raw = json.dumps(position, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, driver_id: str, day: date) -> dict[str, Any]:
+    """SQL parameters continuing after ``cursor``; 400 if it is not one of ours for this day."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        position = json.loads(raw)
+        start = None if position["s"] is None else datetime.fromisoformat(position["s"])
+        line = str(position["l"])
+        same_day = (position["d"], position["p"]) == (driver_id, day.isoformat())
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise _bad_request("cursor") from None
+    if not same_day or (start is not None and start.tzinfo is None):
+        raise _bad_request("cursor")
+    return {"after_start": start, "after_line": line}
+
+
 def _configure_session(statement_timeout_ms: int, conn: psycopg.Connection[Any]) -> None:
     """Run once per new pooled connection (autocommit, so these are session settings)."""
     conn.execute("SET default_transaction_read_only = on")
@@ -234,6 +335,16 @@ def get_pool(request: Request) -> ConnectionPool:
 
 
 PoolDep = Annotated[ConnectionPool, Depends(get_pool)]
+LimitParam = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description=f"Lines per page, 1 to {MAX_PAGE}.")
+]
+CursorParam = Annotated[
+    str | None,
+    Query(
+        max_length=1024,
+        description="Opaque: the `next_cursor` of the previous page, unchanged.",
+    ),
+]
 DriverIdParam = Annotated[
     str, Path(description="The driver's id.", pattern=DRIVER_ID_PATTERN, examples=["d-0042"])
 ]
@@ -248,7 +359,9 @@ DateParam = Annotated[
 ]
 
 
-def create_app(dsn: str, token: str, *, pool: PoolSettings | None = None) -> FastAPI:
+def create_app(
+    dsn: str, token: str, *, pool: PoolSettings | None = None, rate: RateLimit | None = None
+) -> FastAPI:
     """The API, reading through a pool on ``dsn`` (meant for the read-only role, see module doc).
 
     The pool opens in the lifespan without waiting for the database, so the server starts even
@@ -256,8 +369,15 @@ def create_app(dsn: str, token: str, *, pool: PoolSettings | None = None) -> Fas
     """
     if not token:
         raise ConfigError(f"an API token is required (set {TOKEN_ENV})")
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"{TOKEN_ENV} must be at least {MIN_TOKEN_CHARS} characters, got {len(token)}"
+            " (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     settings = pool or PoolSettings()
     expected = token.encode()
+    buckets = TokenBuckets(rate or RateLimit())
+    ensure_pgpassfile_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -284,11 +404,38 @@ def create_app(dsn: str, token: str, *, pool: PoolSettings | None = None) -> Fas
         version=_api_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Swagger UI and ReDoc load scripts from a third-party CDN: off; /openapi.json stays.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "pay", "description": "Drivers' daily pay (bearer token required)."},
             {"name": "ops", "description": "Health checks (no auth)."},
         ],
     )
+
+    @app.middleware("http")
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Rate limit (before auth, so token guessing is throttled too), then security headers."""
+        response: Response
+        wait = 0.0 if request.url.path == "/healthz" else buckets.take(_client_key(request))
+        if wait > 0:
+            retry = str(max(1, math.ceil(wait)))
+            response = _error_response(
+                ApiError(
+                    429,
+                    "rate_limited",
+                    f"too many requests, retry in {retry} s",
+                    headers={"Retry-After": retry},
+                )
+            )
+        else:
+            response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
     async def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
@@ -328,18 +475,39 @@ def create_app(dsn: str, token: str, *, pool: PoolSettings | None = None) -> Fas
         "/drivers/{driver_id}/pay/lines",
         response_model=PayLines,
         summary="A driver's ledger lines for one day (audit)",
-        description="Every line from `pay_lines` for the driver-day (LINE, REVERSAL, "
-        "ADJUSTMENT), ordered by start then line_id. An empty list when there are none.",
+        description="The lines from `pay_lines` for the driver-day (LINE, REVERSAL, "
+        "ADJUSTMENT), ordered by start then line_id, at most `limit` per page. When more "
+        "remain, `next_cursor` is set: pass it as `cursor` for the next page. An empty list "
+        "when there are none.",
         responses=_ERRORS,
     )
     def get_pay_lines(
-        driver_id: DriverIdParam, day: DateParam, conn_pool: PoolDep, response: Response
+        driver_id: DriverIdParam,
+        day: DateParam,
+        conn_pool: PoolDep,
+        response: Response,
+        limit: LimitParam = DEFAULT_PAGE,
+        cursor: CursorParam = None,
     ) -> PayLines:
-        key = {"driver_id": _check_driver_id(driver_id), "pay_date": _parse_date(day)}
+        pay_date = _parse_date(day)
+        key: dict[str, Any] = {"driver_id": _check_driver_id(driver_id), "pay_date": pay_date}
+        after = ""
+        if cursor is not None:
+            key |= _decode_cursor(cursor, driver_id, pay_date)
+            after = _AFTER_UNTIMED if key["after_start"] is None else _AFTER_TIMED
+        key["limit"] = limit + 1  # one more row tells whether another page exists
+        query = PAY_LINES_SQL.format(after=after)
         with conn_pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(PAY_LINES_SQL, key).fetchall()
+            rows = cur.execute(query, key).fetchall()
+        page = rows[:limit]
+        next_cursor = _encode_cursor(driver_id, pay_date, page[-1]) if len(rows) > limit else None
         response.headers["Cache-Control"] = "private, no-store"
-        return PayLines(driver_id=driver_id, date=day, lines=[_pay_line(r) for r in rows])
+        return PayLines(
+            driver_id=driver_id,
+            date=day,
+            lines=[_pay_line(r) for r in page],
+            next_cursor=next_cursor,
+        )
 
     app.include_router(router)
     _document_400_not_422(app)
@@ -393,6 +561,11 @@ def create_app(dsn: str, token: str, *, pool: PoolSettings | None = None) -> Fas
     return app
 
 
+def _client_key(request: Request) -> str:
+    """The peer address (uvicorn applies X-Forwarded-For only from its trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _document_400_not_422(app: FastAPI) -> None:
     """Drop FastAPI's automatic 422 from the OpenAPI document: validation answers 400 here."""
     build = app.openapi
@@ -436,5 +609,12 @@ def app_from_env(environ: Mapping[str, str] | None = None) -> FastAPI:
     max_size = _int_env(env, POOL_MAX_ENV, max(defaults.max_size, min_size))
     if max_size < min_size:
         raise ConfigError(f"{POOL_MAX_ENV} ({max_size}) is below {POOL_MIN_ENV} ({min_size})")
+    limits = RateLimit()
+    rate = RateLimit(
+        rate=float(_int_env(env, RATE_ENV, int(limits.rate))),
+        burst=_int_env(env, BURST_ENV, limits.burst),
+    )
     dsn = env.get(READ_DSN_ENV) or DEFAULT_READ_DSN
-    return create_app(dsn, token, pool=PoolSettings(min_size=min_size, max_size=max_size))
+    return create_app(
+        dsn, token, pool=PoolSettings(min_size=min_size, max_size=max_size), rate=rate
+    )

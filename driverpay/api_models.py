@@ -54,19 +54,22 @@ class PayLine(BaseModel):
 
 
 class PayLines(BaseModel):
-    """A driver-day's ledger lines, ordered by (start, line_id)."""
+    """One page of a driver-day's ledger lines, ordered by (start, line_id)."""
 
     driver_id: str
     date: str
     lines: list[PayLine]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page. Opaque."
+    )
 
 
 class ErrorBody(BaseModel):
     """Every non-2xx answer of the API."""
 
     error: str = Field(
-        description="Machine-readable code: bad_request, unauthorized, not_found, unavailable, "
-        "internal.",
+        description="Machine-readable code: bad_request, unauthorized, not_found, rate_limited, "
+        "unavailable, internal.",
         examples=["not_found"],
     )
     message: str = Field(description="Human-readable explanation.")

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from driverpay.secrets import ensure_pgpassfile_env
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_SCRIPT = ROOT / "scripts" / "stack" / "postgres.sh"
+# libpq (psycopg, psql, the API, the submitted job) reads the roles' passwords from here
+ensure_pgpassfile_env()
+# `driverpay serve` started by tests checks answers, not throttling (test_api_security does)
+os.environ.setdefault("DRIVERPAY_API_RATE", "1000")
+os.environ.setdefault("DRIVERPAY_API_BURST", "1000")
 
 
 def _postgres_running() -> bool:

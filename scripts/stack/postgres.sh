@@ -60,7 +60,7 @@ bootstrap  postgres  postgres
 $([[ $EUID -eq 0 ]] || echo "bootstrap  $(id -un)  postgres")
 IDENT
   as_pg tee "$DATA/pg_hba.conf" >/dev/null <<HBA
-# managed by scripts/stack/postgres.sh (rewritten on every start): no trust anywhere
+# managed by scripts/stack/postgres.sh (rewritten on every start): passwords checked everywhere
 local all postgres              peer map=bootstrap
 local all all                   scram-sha-256
 host  all all 127.0.0.1/32      scram-sha-256

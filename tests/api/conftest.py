@@ -1,7 +1,8 @@
 """Real PostgreSQL for the read-API tests: started if needed, seeded with this run's rows only.
 
-Rows are written as the owner role (``driverpay``, like the streaming job) under driver ids with a
-per-run suffix, and deleted afterwards; the API under test reads as ``driverpay_reader``.
+Rows are written as the owner role (``driverpay_owner``; the job's writer may not delete) under
+driver ids with a per-run suffix, and deleted afterwards; the API under test reads as
+``driverpay_reader``. Passwords come from the pgpass file (tests/conftest.py sets PGPASSFILE).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from driverpay.api import DEFAULT_READ_DSN, PoolSettings, create_app
+from driverpay.api import DEFAULT_READ_DSN, PoolSettings, RateLimit, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
-OWNER_DSN = os.environ.get("DRIVERPAY_PG_DSN", "postgresql://driverpay@127.0.0.1:5432/driverpay")
+OWNER_DSN = "postgresql://driverpay_owner@127.0.0.1:5432/driverpay"
+WRITER_DSN = os.environ.get("DRIVERPAY_PG_DSN", "postgresql://driverpay@127.0.0.1:5432/driverpay")
 READER_DSN = os.environ.get("DRIVERPAY_PG_READ_DSN", DEFAULT_READ_DSN)
 TOKEN = f"test-token-{uuid.uuid4().hex}"
 DAY = date(2026, 11, 24)
@@ -180,8 +182,16 @@ def seed(postgres: None) -> Iterator[Seed]:
 
 @pytest.fixture(scope="module")
 def client(seed: Seed) -> Iterator[TestClient]:
-    """The app in-process (lifespan run), reading as driverpay_reader."""
-    app = create_app(READER_DSN, TOKEN, pool=PoolSettings(min_size=1, max_size=2))
+    """The app in-process (lifespan run), reading as driverpay_reader.
+
+    Its rate limit is far above what the module sends; test_api_security checks the default one.
+    """
+    app = create_app(
+        READER_DSN,
+        TOKEN,
+        pool=PoolSettings(min_size=1, max_size=2),
+        rate=RateLimit(rate=1000, burst=1000),
+    )
     with TestClient(app) as test_client:
         yield test_client
 

@@ -148,6 +148,7 @@ def test_lines_are_exact_and_ordered_by_start_then_line_id(
                 **common,
             },
         ],
+        "next_cursor": None,
     }
 
 
@@ -163,7 +164,12 @@ def test_a_day_without_lines_is_an_empty_list_not_an_error(
 ) -> None:
     response = client.get(pay_url(seed.usd, "2026-11-23", lines=True), headers=auth)
     assert response.status_code == 200
-    assert response.json() == {"driver_id": seed.usd, "date": "2026-11-23", "lines": []}
+    assert response.json() == {
+        "driver_id": seed.usd,
+        "date": "2026-11-23",
+        "lines": [],
+        "next_cursor": None,
+    }
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -235,6 +241,8 @@ def test_auth_is_checked_before_parameters_so_strangers_learn_nothing(client: Te
 
 def test_the_reader_role_cannot_write_the_pay_tables(seed: Seed) -> None:
     with psycopg.connect(READER_DSN, autocommit=True) as conn:
+        # the role's sessions are read-only by default; turned off, privileges still refuse
+        conn.execute("SET default_transaction_read_only = off")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(
                 "INSERT INTO driver_daily_pay (driver_id, pay_date, total_cents, currency,"
@@ -296,7 +304,9 @@ def test_openapi_lists_both_paths_and_the_bearer_scheme(client: TestClient) -> N
         assert {"200", "400", "401"} <= set(operation["responses"])
         assert "422" not in operation["responses"]  # validation errors are 400 here
     assert "security" not in paths["/healthz"]["get"]
-    assert client.get("/docs").status_code == 200
+    # Swagger UI / ReDoc would load scripts from a CDN: not served
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404
 
 
 # --- the real server ------------------------------------------------------------------------

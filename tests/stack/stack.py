@@ -25,6 +25,8 @@ from udfs.zones import load_zones
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA = "127.0.0.1:9092"
 PG_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"
+# TRUNCATE is the owner's privilege only (the job's writer role cannot empty pay tables)
+PG_OWNER_DSN = "postgresql://driverpay_owner@127.0.0.1:5432/driverpay"
 FLINK = "http://127.0.0.1:8081"
 TOPICS = {
     "order-events": 4,
@@ -79,7 +81,7 @@ def reset_topics() -> None:
 
 def reset_tables() -> None:
     """Empty the read model."""
-    with psycopg.connect(PG_DSN) as conn:
+    with psycopg.connect(PG_OWNER_DSN) as conn:
         conn.execute("TRUNCATE pay_lines, driver_daily_pay")
 
 
