@@ -25,12 +25,22 @@ def zones_path() -> Path:
 
 @app.command()
 def pay() -> None:
-    """Price work intervals against peak windows: JSON on stdin, JSON on stdout (BRIEF 1.4)."""
+    """Price work intervals against peak windows: JSON on stdin, JSON on stdout (BRIEF 1.4).
+
+    Bad input exits 2 with one line on stderr naming the field. Bounds: at most 8 MiB of UTF-8
+    (no BOM, no duplicate keys); at most 100,000 intervals and 100,000 peaks; rate_per_minute
+    and multiplier are decimal strings with 0 <= x <= 1000 and at most 6 decimal places;
+    timestamps are RFC 3339 with offset or epoch milliseconds, from 1970-01-01T00:00:00Z up to
+    (not including) 2100-01-01T00:00:00Z.
+    """
     try:
-        print(paycmd.run(sys.stdin.read()))
+        print(paycmd.run(sys.stdin.buffer.read(paycmd.MAX_INPUT_BYTES + 1)))
     except paycmd.PayInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
+    except Exception as exc:  # a bug, not bad input: still one line, and never a traceback
+        print(f"error: internal error ({type(exc).__name__}), please report it", file=sys.stderr)
+        raise typer.Exit(1) from None
 
 
 @app.command()

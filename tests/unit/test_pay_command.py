@@ -193,7 +193,38 @@ BAD_INPUTS = [
         "intervals[0].start",
         id="float epoch",
     ),
-    pytest.param({**BRIEF_EXAMPLE, "rate_per_minute": "1e30"}, "intervals[0]", id="absurd rate"),
+    pytest.param({**BRIEF_EXAMPLE, "rate_per_minute": "1e30"}, "rate_per_minute", id="absurd rate"),
+    pytest.param(
+        {**BRIEF_EXAMPLE, "rate_per_minute": "1e999999"}, "rate_per_minute", id="1e999999"
+    ),
+    pytest.param({**BRIEF_EXAMPLE, "rate_per_minute": "-0"}, "rate_per_minute", id="-0 rate"),
+    pytest.param(
+        {**BRIEF_EXAMPLE, "rate_per_minute": "0.1234567"}, "rate_per_minute", id="7 places"
+    ),
+    *[
+        pytest.param(
+            {**BRIEF_EXAMPLE, "peaks": [{**BRIEF_PEAK, "multiplier": m}]},
+            "peaks[0].multiplier",
+            id=f"multiplier {m[:12]}",
+        )
+        for m in ["1e999999", "1e-999999", "NaN", "Infinity", "-0", "1001", "9" * 100, " 2", "2_0"]
+    ],
+    pytest.param(
+        {**BRIEF_EXAMPLE, "intervals": [{"start": T1000, "end": "2100-01-01T00:00:00Z"}]},
+        "intervals[0].end",
+        id="end in 2100",
+    ),
+    pytest.param(
+        {**BRIEF_EXAMPLE, "intervals": [{"start": -1, "end": T1030}]},
+        "intervals[0].start",
+        id="start before 1970",
+    ),
+    pytest.param(
+        {**BRIEF_EXAMPLE, "peaks": [{**BRIEF_PEAK, "end": 10**25}]},
+        "peaks[0].end",
+        id="huge epoch peak end",
+    ),
+    pytest.param({**BRIEF_EXAMPLE, "peaks": {}}, "peaks", id="peaks not a list"),
     pytest.param(["not", "an", "object"], "document", id="array document"),
 ]
 
