@@ -38,6 +38,10 @@ def pay() -> None:
     except paycmd.PayInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
+    except BrokenPipeError:  # the reader left early (`| head`): not a bug, nothing to write to
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet exit-time flush
+        print("error: stdout was closed before the response was written", file=sys.stderr)
+        raise typer.Exit(1) from None
     except Exception as exc:  # a bug, not bad input: still one line, and never a traceback
         print(f"error: internal error ({type(exc).__name__}), please report it", file=sys.stderr)
         raise typer.Exit(1) from None
