@@ -178,6 +178,67 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_level="info")
 
 
+def _bad_input(message: str) -> typer.Exit:
+    """Bad input: one line on stderr, exit code 2 (docs/contracts.md)."""
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(2)
+
+
+def _archive_path(archive: Path | None) -> Path:
+    """``--archive``, else DRIVERPAY_ARCHIVE, else the embedded run's ``.out/demo/archive``."""
+    return archive or Path(os.environ.get("DRIVERPAY_ARCHIVE", ".out/demo/archive"))
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _bad_input(f"--date: not a date like 2026-11-24: {text!r}") from None
+
+
+@app.command()
+def recompute(
+    date_: Annotated[str, typer.Option("--date", help="local pay date, YYYY-MM-DD")],
+    output: Annotated[Path, typer.Option("--output", "-o", file_okay=False)],
+    archive: Annotated[
+        Path | None, typer.Option(help="raw event archive (default: DRIVERPAY_ARCHIVE)")
+    ] = None,
+    zone: Annotated[str | None, typer.Option(help="one zone only (default: all)")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="processes")] = 2,
+    memory_limit: Annotated[str, typer.Option(help="DuckDB memory per process")] = "512MB",
+) -> None:
+    """Recompute a day's pay from the archive with the streaming job's code (batch)."""
+    from driverpay.recompute import RecomputeError
+    from driverpay.recompute import recompute as run_recompute
+
+    day = _day(date_)
+    try:
+        zones_yaml = zones_path().read_bytes()
+    except OSError as exc:
+        raise _bad_input(f"zones: {exc}") from None
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(f"recomputing {day}", total=None)
+        try:
+            summary = run_recompute(
+                _archive_path(archive),
+                day,
+                zones_yaml,
+                output,
+                zone=zone,
+                workers=workers,
+                memory_limit=memory_limit,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except RecomputeError as exc:
+            raise _bad_input(str(exc)) from None
+    err.print(
+        f"{summary.events:,} events, {summary.orders:,} orders -> {summary.lines:,} lines, "
+        f"{summary.driver_days:,} driver-days in {summary.seconds:.1f} s "
+        f"({summary.rate:,.0f} events/s); wrote {output}/pay_ledger.jsonl, "
+        "driver_daily_pay.jsonl"
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,0 +1,154 @@
+"""Recompute a day from a Parquet archive with the streaming job's pay code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from driverpay.check import compare, daily_from_output, daily_from_truth
+from driverpay.generate import GenConfig, generate
+from driverpay.recompute import RecomputeError, parse_bytes, recompute
+from tests.recompute.helpers import archive_events
+from udfs.zones import load_zones
+
+ROOT = Path(__file__).resolve().parents[2]
+ZONES = ROOT / "config" / "zones.yaml"
+DAY = date(2026, 11, 24)
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A messy generated day (duplicates, disorder, late and malformed events) in an archive."""
+    tmp = tmp_path_factory.mktemp("day")
+    zones = load_zones(ZONES)
+    generate(GenConfig(orders=1500, drivers=60), zones, tmp / "events.jsonl", tmp / "truth.json")
+    archive_events(tmp / "events.jsonl", tmp / "archive", zones)
+    return tmp / "archive", json.loads((tmp / "truth.json").read_text())
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _truth_of(truth: dict, pay_date: str, zone_drivers: set[str] | None = None) -> dict:
+    return {
+        k: v
+        for k, v in daily_from_truth(truth).items()
+        if k[1] == pay_date and (zone_drivers is None or k[0] in zone_drivers)
+    }
+
+
+def test_a_recomputed_day_equals_the_generators_truth_to_the_cent(day, tmp_path):
+    archive, truth = day
+    recompute(archive, DAY, ZONES.read_bytes(), tmp_path, workers=2)
+    result = compare(
+        _truth_of(truth, "2026-11-24"),
+        daily_from_output(_rows(tmp_path / "driver_daily_pay.jsonl")),
+    )
+    assert result.ok, result.mismatched[:3]
+    assert result.matched == len(_truth_of(truth, "2026-11-24")) > 50
+
+
+def test_the_next_day_picks_up_intervals_that_crossed_local_midnight(day, tmp_path):
+    archive, truth = day
+    expected = _truth_of(truth, "2026-11-25")
+    assert expected, "the generated day has intervals past midnight"
+    recompute(archive, date(2026, 11, 25), ZONES.read_bytes(), tmp_path, workers=1)
+    result = compare(expected, daily_from_output(_rows(tmp_path / "driver_daily_pay.jsonl")))
+    assert result.ok, result.mismatched[:3]
+
+
+def test_the_ledger_is_sorted_like_driverpay_run_and_adds_up_to_the_daily_totals(day, tmp_path):
+    archive, _ = day
+    recompute(archive, DAY, ZONES.read_bytes(), tmp_path, workers=2)
+    ledger = _rows(tmp_path / "pay_ledger.jsonl")
+    keys = [(r["pay_date"], r["driver_id"], r["order_id"], r["line_id"]) for r in ledger]
+    assert keys == sorted(keys)
+    assert {r["kind"] for r in ledger} == {"LINE"}
+    assert len({r["line_id"] for r in ledger}) == len(ledger)
+    for row in _rows(tmp_path / "driver_daily_pay.jsonl"):
+        mine = [r for r in ledger if r["driver_id"] == row["driver_id"]]
+        assert row["total_cents"] == sum(r["amount_minor"] for r in mine)
+        assert row["line_count"] == len(mine)
+        assert (row["final"], row["post_final"], row["version"]) == (True, False, len(mine) + 1)
+
+
+def test_one_worker_and_two_workers_write_the_same_bytes(day, tmp_path):
+    archive, _ = day
+    for workers in (1, 2):
+        recompute(archive, DAY, ZONES.read_bytes(), tmp_path / str(workers), workers=workers)
+    for name in ("pay_ledger.jsonl", "driver_daily_pay.jsonl"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+
+
+def test_a_zone_recompute_holds_only_that_zones_drivers(day, tmp_path):
+    archive, truth = day
+    recompute(archive, DAY, ZONES.read_bytes(), tmp_path, zone="tokyo", workers=1)
+    ledger = _rows(tmp_path / "pay_ledger.jsonl")
+    assert {r["zone"] for r in ledger} == {"tokyo"}
+    drivers = {r["driver_id"] for r in ledger}
+    expected = _truth_of(truth, "2026-11-24", drivers)
+    result = compare(expected, daily_from_output(_rows(tmp_path / "driver_daily_pay.jsonl")))
+    assert result.ok
+    assert {r["currency"] for r in _rows(tmp_path / "driver_daily_pay.jsonl")} == {"JPY"}
+
+
+def test_a_tiny_memory_limit_sorts_in_many_passes_and_gets_the_same_ledger(day, tmp_path):
+    archive, _ = day
+    recompute(archive, DAY, ZONES.read_bytes(), tmp_path / "big", workers=1)
+    recompute(
+        archive,
+        DAY,
+        ZONES.read_bytes(),
+        tmp_path / "small",
+        workers=1,
+        memory_limit="16MB",
+        passes=7,
+    )
+    for name in ("pay_ledger.jsonl", "driver_daily_pay.jsonl"):
+        assert (tmp_path / "big" / name).read_bytes() == (tmp_path / "small" / name).read_bytes()
+
+
+def test_a_date_with_no_archived_events_is_refused(day, tmp_path):
+    archive, _ = day
+    with pytest.raises(RecomputeError, match="no events on 2026-12-24"):
+        recompute(archive, date(2026, 12, 24), ZONES.read_bytes(), tmp_path)
+    with pytest.raises(RecomputeError, match="no such folder"):
+        recompute(tmp_path / "missing", DAY, ZONES.read_bytes(), tmp_path)
+    with pytest.raises(RecomputeError, match="unknown zone"):
+        recompute(archive, DAY, ZONES.read_bytes(), tmp_path, zone="mars")
+
+
+def test_memory_limits_are_read_in_duckdbs_spellings():
+    assert parse_bytes("512MB") == 512_000_000
+    assert parse_bytes("1GiB") == 2**30
+    with pytest.raises(RecomputeError):
+        parse_bytes("lots")
+
+
+def test_the_command_exits_2_with_one_line_on_bad_input(tmp_path):
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "driverpay"),
+            "recompute",
+            "--date",
+            "24/11/2026",
+            "--archive",
+            str(tmp_path),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "error: --date: not a date like 2026-11-24: '24/11/2026'"
+    ]
