@@ -239,6 +239,78 @@ def recompute(
     )
 
 
+@app.command()
+def reconcile(
+    date_: Annotated[str, typer.Option("--date", help="local pay date, YYYY-MM-DD")],
+    zone: Annotated[str | None, typer.Option(help="one zone only (default: all)")] = None,
+    stream: Annotated[
+        Path | None, typer.Option(help="embedded run folder (default: PostgreSQL)")
+    ] = None,
+    archive: Annotated[
+        Path | None, typer.Option(help="raw event archive (default: DRIVERPAY_ARCHIVE)")
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+    apply: Annotated[bool, typer.Option(help="emit correcting ledger lines")] = False,
+    run_dir: Annotated[Path | None, typer.Option(help="where the recompute and metrics go")] = None,
+) -> None:
+    """Compare streamed daily pay with a recompute from the archive; optionally correct it."""
+    import json
+
+    from rich.table import Table
+
+    from driverpay.recompute import RecomputeError
+    from driverpay.reconcile import DEFAULT_DSN, ReconcileError
+    from driverpay.reconcile import reconcile as run_reconcile
+    from udfs.money import from_minor
+
+    day = _day(date_)
+    try:
+        zones_yaml = zones_path().read_bytes()
+    except OSError as exc:
+        raise _bad_input(f"zones: {exc}") from None
+    name = day.isoformat() + (f"-{zone}" if zone else "")
+    folder = run_dir or ((stream / "reconcile" / name) if stream else Path(".run/reconcile") / name)
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(f"recomputing {day}", total=None)
+        try:
+            report = run_reconcile(
+                day,
+                zones_yaml,
+                _archive_path(archive),
+                folder,
+                stream=stream,
+                dsn=os.environ.get("DRIVERPAY_PG_DSN", DEFAULT_DSN),
+                zone=zone,
+                apply=apply,
+                kafka=os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092"),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except (RecomputeError, ReconcileError) as exc:
+            raise _bad_input(str(exc)) from None
+    summary = report.to_json()
+    if json_:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    table = Table(title=f"reconcile {report.date} ({report.stream}): {len(report.deltas)} deltas")
+    for column in ("driver", "date", "streamed", "recomputed", "delta"):
+        table.add_column(column, justify="left" if column in ("driver", "date") else "right")
+    for d in report.deltas:
+        cur = d["currency"]
+        table.add_row(
+            d["driver_id"],
+            d["pay_date"],
+            f"{from_minor(d['streamed_minor'], cur)} {cur}",
+            f"{from_minor(d['recomputed_minor'], cur)} {cur}",
+            f"{from_minor(d['recomputed_minor'] - d['streamed_minor'], cur):+} {cur}",
+        )
+    Console().print(table)
+    done = f", {report.applied} applied" if apply else " (use --apply to emit them)"
+    err.print(
+        f"{summary['driver_days']} driver-days, {summary['drivers_affected']} drivers affected, "
+        f"{len(report.corrections)} correction lines{done}; metrics in {folder}/reconcile.prom"
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

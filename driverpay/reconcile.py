@@ -1,0 +1,271 @@
+"""``driverpay reconcile``: streamed pay against a recompute of the same day, and corrections.
+
+The streamed side is PostgreSQL (``pay_lines``, ``driver_daily_pay``) or an embedded run's
+output folder. The recomputed side is ``driverpay recompute`` over the archive, written into
+the reconcile's own run folder. Every driver-day whose totals differ is reported; with
+``apply`` the corrections (``udfs.reconcile.corrections``) go to Kafka ``pay-corrections``
+(PostgreSQL mode) or to ``DIR/pay_corrections.jsonl`` (folder mode). A folder's corrections
+file counts as part of its streamed ledger, so a second reconcile after ``--apply`` finds no
+delta and adds nothing.
+
+Each run leaves ``reconcile-summary.json`` and ``reconcile.prom`` (Prometheus textfile format,
+for node_exporter's textfile collector) in its run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from driverpay.recompute import read_jsonl, recompute
+from udfs.ledger import PayLine
+from udfs.money import from_minor
+from udfs.reconcile import corrections, driver_day, line_from_record
+
+DEFAULT_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"
+TOPIC = "pay-corrections"
+CORRECTIONS_FILE = "pay_corrections.jsonl"
+
+
+class ReconcileError(ValueError):
+    """Bad input: no such stream folder, unreadable files."""
+
+
+@dataclass
+class Streamed:
+    """The streamed side of one date: served totals and ledger lines."""
+
+    totals: dict[tuple[str, str], tuple[int, str]]  # (driver, date) -> (minor, currency)
+    lines: list[PayLine]
+
+
+@dataclass
+class Report:
+    """What a reconcile found (and did)."""
+
+    date: str
+    zone: str | None
+    run_id: str
+    stream: str
+    deltas: list[dict[str, Any]] = field(default_factory=list)
+    corrections: list[PayLine] = field(default_factory=list)
+    applied: int = 0
+    driver_days: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` object: date, drivers_affected, delta_minor, deltas (and more)."""
+        by_currency: dict[str, int] = {}
+        for d in self.deltas:
+            delta = d["recomputed_minor"] - d["streamed_minor"]
+            by_currency[d["currency"]] = by_currency.get(d["currency"], 0) + delta
+        return {
+            "date": self.date,
+            "zone": self.zone,
+            "run_id": self.run_id,
+            "stream": self.stream,
+            "driver_days": self.driver_days,
+            "drivers_affected": len({d["driver_id"] for d in self.deltas}),
+            "delta_minor": sum(by_currency.values()),
+            "delta_minor_by_currency": by_currency,
+            "deltas": self.deltas,
+            "corrections": len(self.corrections),
+            "corrections_applied": self.applied,
+        }
+
+
+def read_stream_folder(folder: Path, day: str) -> Streamed:
+    """An embedded run's outputs, plus corrections already issued into the folder."""
+    if not (folder / "driver_daily_pay.jsonl").is_file():
+        raise ReconcileError(f"--stream: {folder} has no driver_daily_pay.jsonl")
+    totals = {
+        (r["driver_id"], r["pay_date"]): (int(r["total_cents"]), str(r["currency"]))
+        for r in read_jsonl(folder / "driver_daily_pay.jsonl")
+        if r["pay_date"] == day
+    }
+    lines = [
+        line_from_record(r) for r in read_jsonl(folder / "pay_ledger.jsonl") if r["pay_date"] == day
+    ]
+    issued = folder / CORRECTIONS_FILE
+    if issued.is_file():
+        for record in read_jsonl(issued):
+            if record["pay_date"] != day:
+                continue
+            line = line_from_record(record)
+            lines.append(line)
+            minor, currency = totals.get(driver_day(line), (0, line.currency))
+            totals[driver_day(line)] = (minor + int(record["amount_minor"]), currency)
+    return Streamed(totals, lines)
+
+
+def read_postgres(dsn: str, day: str) -> Streamed:
+    """``driver_daily_pay`` and ``pay_lines`` of the date (passwords via PGPASSFILE)."""
+    import psycopg
+
+    with psycopg.connect(dsn, connect_timeout=10) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT driver_id, total_cents, currency FROM driver_daily_pay WHERE pay_date = %s",
+            (day,),
+        )
+        totals = {(d, day): (int(c), cur_) for d, c, cur_ in cur.fetchall()}
+        cur.execute(
+            "SELECT line_id, kind, order_id, driver_id, zone, start_ts, end_ts, base_ms, "
+            "weighted_ms, rate_per_minute, amount_cents, currency, zones_version, reason "
+            "FROM pay_lines WHERE pay_date = %s",
+            (day,),
+        )
+        lines = [_pg_line(row, day) for row in cur.fetchall()]
+    return Streamed(totals, lines)
+
+
+def _pg_line(row: tuple[Any, ...], day: str) -> PayLine:
+    (lid, kind, order, driver, zone, start, end, base, weighted, rate, cents, currency, zv, why) = (
+        row
+    )
+    return line_from_record(
+        {
+            "line_id": lid,
+            "kind": kind,
+            "order_id": order,
+            "driver_id": driver,
+            "zone": zone,
+            "pay_date": day,
+            "start": _iso(start),
+            "end": _iso(end),
+            "base_ms": base,
+            "weighted_ms": weighted,
+            "rate_per_minute": rate,
+            "amount": str(from_minor(int(cents), currency)),
+            "currency": currency,
+            "zones_version": zv,
+            "reason": why,
+        }
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def reconcile(
+    day: date,
+    zones_yaml: bytes,
+    archive: Path,
+    run_dir: Path,
+    stream: Path | None = None,
+    dsn: str = DEFAULT_DSN,
+    zone: str | None = None,
+    apply: bool = False,
+    kafka: str = "127.0.0.1:9092",
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> Report:
+    """Recompute ``day`` into ``run_dir``, diff it with the streamed side, maybe correct."""
+    if stream is not None and not stream.is_dir():
+        raise ReconcileError(f"--stream: no such folder: {stream}")
+    iso = day.isoformat()
+    run_id = f"{iso}{'-' + zone if zone else ''}@{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    recomputed_dir = run_dir / "recomputed"
+    recompute(archive, day, zones_yaml, recomputed_dir, zone=zone, progress=progress)
+    want_lines = [line_from_record(r) for r in read_jsonl(recomputed_dir / "pay_ledger.jsonl")]
+    want = {
+        (r["driver_id"], r["pay_date"]): (int(r["total_cents"]), str(r["currency"]))
+        for r in read_jsonl(recomputed_dir / "driver_daily_pay.jsonl")
+    }
+    side = read_stream_folder(stream, iso) if stream else read_postgres(dsn, iso)
+    have_lines = side.lines
+    keys = set(want) | set(side.totals)
+    if zone is not None:  # daily totals carry no zone: a driver-day is the zone's by its lines
+        ours = {driver_day(x) for x in [*want_lines, *have_lines] if x.interval.zone == zone}
+        keys &= ours
+        have_lines = [x for x in have_lines if driver_day(x) in ours]
+    report = Report(iso, zone, run_id, str(stream) if stream else "postgresql")
+    report.driver_days = len(keys)
+    for key in sorted(keys):
+        got, currency = side.totals.get(key, (0, want.get(key, (0, ""))[1]))
+        expected = want.get(key, (0, currency))[0]
+        if got != expected:
+            report.deltas.append(
+                {
+                    "driver_id": key[0],
+                    "pay_date": key[1],
+                    "currency": currency,
+                    "streamed_minor": got,
+                    "recomputed_minor": expected,
+                }
+            )
+    affected = {(d["driver_id"], d["pay_date"]) for d in report.deltas}
+    report.corrections = corrections(
+        (x for x in have_lines if driver_day(x) in affected),
+        (x for x in want_lines if driver_day(x) in affected),
+        run_id,
+    )
+    if apply and report.corrections:
+        if stream is not None:
+            report.applied = append_corrections(stream / CORRECTIONS_FILE, report.corrections)
+        else:
+            report.applied = produce_corrections(kafka, report.corrections)
+    write_metrics(run_dir, report)
+    return report
+
+
+def append_corrections(path: Path, lines: Iterable[PayLine]) -> int:
+    """Append lines whose id the file does not hold yet (re-applying adds nothing)."""
+    seen = {r["line_id"] for r in read_jsonl(path)} if path.is_file() else set()
+    new = [line for line in lines if line.line_id not in seen]
+    with path.open("a", encoding="utf-8") as fh:
+        fh.writelines(line.to_json() + "\n" for line in new)
+    return len(new)
+
+
+def produce_corrections(bootstrap: str, lines: list[PayLine]) -> int:
+    """Send to ``pay-corrections`` with an idempotent producer, keyed by driver-day."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    errors: list[str] = []
+
+    def delivered(err: Any, _msg: Any) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    for line in lines:
+        key = "|".join(driver_day(line))
+        producer.produce(TOPIC, key=key, value=line.to_json(), on_delivery=delivered)
+        producer.poll(0)
+    remaining = producer.flush(30)
+    if remaining or errors:
+        raise RuntimeError(f"{TOPIC}: {remaining} undelivered, errors: {errors[:3]}")
+    return len(lines)
+
+
+def write_metrics(run_dir: Path, report: Report) -> None:
+    """``reconcile-summary.json`` and ``reconcile.prom`` (Prometheus textfile) in the run dir."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    summary = report.to_json()
+    summary["corrections_lines"] = [c.to_record() for c in report.corrections]
+    (run_dir / "reconcile-summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    labels = f'date="{report.date}",zone="{report.zone or "all"}"'
+    lines = [
+        "# HELP driverpay_reconcile_drivers_affected Drivers whose streamed pay differs.",
+        "# TYPE driverpay_reconcile_drivers_affected gauge",
+        f"driverpay_reconcile_drivers_affected{{{labels}}} {summary['drivers_affected']}",
+        "# HELP driverpay_reconcile_delta_minor Recomputed minus streamed pay, minor units.",
+        "# TYPE driverpay_reconcile_delta_minor gauge",
+    ]
+    for currency, delta in sorted(summary["delta_minor_by_currency"].items()) or [("", 0)]:
+        lines.append(f'driverpay_reconcile_delta_minor{{{labels},currency="{currency}"}} {delta}')
+    lines += [
+        "# HELP driverpay_reconcile_corrections Correction lines produced by the last run.",
+        "# TYPE driverpay_reconcile_corrections gauge",
+        f"driverpay_reconcile_corrections{{{labels}}} {len(report.corrections)}",
+        "# HELP driverpay_reconcile_last_run_seconds Unix time of the last reconcile.",
+        "# TYPE driverpay_reconcile_last_run_seconds gauge",
+        f"driverpay_reconcile_last_run_seconds{{{labels}}} {int(time.time())}",
+    ]
+    tmp = run_dir / "reconcile.prom.tmp"  # the collector must never read half a file
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(run_dir / "reconcile.prom")

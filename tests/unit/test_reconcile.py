@@ -1,0 +1,100 @@
+"""Corrections turn the streamed ledger into the recomputed one, and only once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
+from udfs.lifecycle import reverse
+from udfs.reconcile import corrections, in_effect, line_from_record, total_minor
+from udfs.timefmt import parse_rfc3339_ms
+from udfs.zones import Zones, load_zones
+
+
+def ms(text: str) -> int:
+    return parse_rfc3339_ms(text)
+
+
+@pytest.fixture(scope="module")
+def zones() -> Zones:
+    return load_zones("config/zones.yaml")
+
+
+def paid(zones: Zones, order: str, start: str, end: str, driver: str = "d1") -> list[PayLine]:
+    iv = PaidInterval(
+        order, driver, "sf", ms(start), ms(end), f"{order}-0", f"{order}-2", "DELIVERED"
+    )
+    return lines_for(iv, zones)
+
+
+def overpaid(line: PayLine, extra: str) -> PayLine:
+    """The same interval, paid too much (what a wrong peak rule does)."""
+    return replace(line, line_id="bug-" + line.line_id, amount=line.amount + Decimal(extra))
+
+
+def test_an_overpaid_line_is_reversed_and_the_right_one_paid(zones):
+    right = paid(zones, "o1", "2026-11-25T02:30:00Z", "2026-11-25T03:30:00Z")  # 18:30-19:30 sf
+    wrong = [overpaid(right[0], "4.50")]
+    fixes = corrections(wrong, right, run_id="r1")
+    assert [f.kind for f in fixes] == [LineKind.REVERSAL, LineKind.ADJUSTMENT]
+    assert total_minor(wrong) + total_minor(fixes) == total_minor(right)
+    assert total_minor(fixes) == -450
+    assert all("reconcile r1" in (f.reason or "") for f in fixes)
+
+
+def test_a_missing_line_is_paid_and_an_unknown_one_reversed(zones):
+    a = paid(zones, "o1", "2026-11-24T18:00:00Z", "2026-11-24T18:20:00Z")
+    b = paid(zones, "o2", "2026-11-24T19:00:00Z", "2026-11-24T19:30:00Z")
+    ghost = paid(zones, "o3", "2026-11-24T20:00:00Z", "2026-11-24T20:10:00Z")
+    fixes = corrections([*a, *ghost], [*a, *b], run_id="r1")
+    assert [(f.kind, f.interval.order_id) for f in fixes] == [
+        (LineKind.REVERSAL, "o3"),
+        (LineKind.ADJUSTMENT, "o2"),
+    ]
+    assert (
+        total_minor([*a, *ghost, *fixes]) == total_minor([*a, *b]) == 600 + 1800
+    )  # 10:00-10:20 at 0.30, 11:00-11:30 at x2
+
+
+def test_driver_days_that_add_up_are_left_alone(zones):
+    a = paid(zones, "o1", "2026-11-24T18:00:00Z", "2026-11-24T18:20:00Z")
+    assert corrections(a, a, run_id="r1") == []
+    repriced = [replace(x, line_id="other-version", zones_version="sha256:new") for x in a]
+    assert corrections(a, repriced, run_id="r1") == []
+
+
+def test_ids_depend_on_content_not_on_the_run(zones):
+    right = paid(zones, "o1", "2026-11-25T02:30:00Z", "2026-11-25T03:30:00Z")
+    wrong = [overpaid(right[0], "1.00")]
+    first = corrections(wrong, right, run_id="monday")
+    second = corrections(wrong, right, run_id="tuesday")
+    assert [f.line_id for f in first] == [f.line_id for f in second]
+    assert first[0].line_id == reverse(wrong[0], "any").line_id  # the stream's reversal id
+
+
+def test_applying_the_corrections_leaves_nothing_to_correct(zones):
+    right = paid(zones, "o1", "2026-11-25T02:30:00Z", "2026-11-25T03:30:00Z")
+    right += paid(zones, "o2", "2026-11-24T19:00:00Z", "2026-11-24T19:30:00Z")
+    wrong = [overpaid(right[0], "2.25")]
+    fixes = corrections(wrong, right, run_id="r1")
+    assert corrections([*wrong, *fixes], right, run_id="r2") == []
+    assert total_minor(in_effect([*wrong, *fixes])) == total_minor(right)
+
+
+def test_a_stream_that_already_reversed_a_line_is_read_net(zones):
+    a = paid(zones, "o1", "2026-11-24T18:00:00Z", "2026-11-24T18:20:00Z")
+    cancelled = [*a, reverse(a[0], "corrected by DELIVERED")]
+    assert in_effect(cancelled) == []
+    fixes = corrections(cancelled, a, run_id="r1")
+    assert [f.kind for f in fixes] == [LineKind.ADJUSTMENT]
+    assert total_minor(fixes) == 600
+
+
+def test_a_ledger_record_reads_back_as_the_same_line(zones):
+    for line in paid(zones, "o1", "2026-11-25T07:50:00Z", "2026-11-25T08:20:00Z"):  # midnight
+        back = line_from_record(line.to_record())
+        assert back == line
+        assert back.to_json() == line.to_json()

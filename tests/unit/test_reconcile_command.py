@@ -1,0 +1,123 @@
+"""``driverpay reconcile`` against an output folder that was paid with a wrong peak rule."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from driverpay.generate import GenConfig, generate
+from driverpay.recompute import recompute
+from tests.recompute.helpers import archive_events
+from udfs.zones import load_zones
+
+ROOT = Path(__file__).resolve().parents[2]
+ZONES = ROOT / "config" / "zones.yaml"
+DRIVERPAY = str(Path(sys.executable).parent / "driverpay")
+
+
+@pytest.fixture(scope="module")
+def overpaid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """An archive, and a "stream" folder whose sf 18:00-19:00 window stacked 1.5 + 2 = 3.5."""
+    tmp = tmp_path_factory.mktemp("reconcile")
+    zones = load_zones(ZONES)
+    generate(GenConfig(orders=600, drivers=30), zones, tmp / "events.jsonl", tmp / "truth.json")
+    archive_events(tmp / "events.jsonl", tmp / "archive", zones)
+    buggy = ZONES.read_text().replace(
+        '{start: "2026-11-24T18:00", end: "2026-11-24T19:00", multiplier: "2"}',
+        '{start: "2026-11-24T18:00", end: "2026-11-24T19:00", multiplier: "3.5"}',
+    )
+    assert buggy != ZONES.read_text()
+    stream = tmp / "stream"
+    recompute(tmp / "archive", date(2026, 11, 24), buggy.encode(), stream, workers=1)
+    return tmp / "archive", stream, json.loads((tmp / "truth.json").read_text())
+
+
+def reconcile(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DRIVERPAY_ZONES": str(ZONES)}
+    return subprocess.run(
+        [DRIVERPAY, "reconcile", *args], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_reconcile_reports_every_overpaid_driver_day_and_corrects_it_once(overpaid):
+    archive, stream, truth = overpaid
+    args = ["--date", "2026-11-24", "--stream", str(stream), "--archive", str(archive), "--json"]
+    first = reconcile(*args)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    served = {
+        r["driver_id"]: r["total_cents"]
+        for r in map(json.loads, (stream / "driver_daily_pay.jsonl").read_text().splitlines())
+    }
+    right = {
+        r["driver_id"]: round(float(r["total"]) * 100)
+        for r in truth["daily"]
+        if r["pay_date"] == "2026-11-24" and r["currency"] == "USD"
+    }
+    wrong = {d for d in right if served[d] != right[d]}
+    assert wrong, "the stacked window overpaid someone"
+    assert {d["driver_id"] for d in report["deltas"]} == wrong
+    assert report["drivers_affected"] == len(wrong)
+    assert report["delta_minor"] == sum(right[d] - served[d] for d in wrong) < 0
+    for d in report["deltas"]:
+        assert (d["streamed_minor"], d["recomputed_minor"]) == (
+            served[d["driver_id"]],
+            right[d["driver_id"]],
+        )
+
+    applied = reconcile(*args, "--apply")
+    assert applied.returncode == 0, applied.stderr
+    issued = [json.loads(x) for x in (stream / "pay_corrections.jsonl").read_text().splitlines()]
+    assert {x["kind"] for x in issued} == {"REVERSAL", "ADJUSTMENT"}
+    assert sum(x["amount_minor"] for x in issued) == report["delta_minor"]
+    assert all(x["reason"].startswith("reconcile 2026-11-24@") for x in issued)
+
+    again = json.loads(reconcile(*args, "--apply").stdout)
+    assert (again["drivers_affected"], again["delta_minor"], again["deltas"]) == (0, 0, [])
+    assert len((stream / "pay_corrections.jsonl").read_text().splitlines()) == len(issued)
+    prom = (stream / "reconcile" / "2026-11-24" / "reconcile.prom").read_text()
+    assert 'driverpay_reconcile_drivers_affected{date="2026-11-24",zone="all"} 0' in prom
+
+
+def test_a_zone_without_the_bug_has_no_deltas(overpaid):
+    archive, stream, _ = overpaid
+    run = reconcile(
+        "--date", "2026-11-24", "--zone", "tokyo", "--stream", str(stream),
+        "--archive", str(archive), "--json", "--run-dir", str(stream.parent / "tokyo-run"),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert (report["drivers_affected"], report["deltas"]) == (0, [])
+    assert report["driver_days"] > 0
+
+
+def test_the_table_names_each_driver_with_the_delta(overpaid, tmp_path):
+    archive, stream, _ = overpaid
+    run = reconcile(
+        "--date", "2026-11-24", "--stream", str(stream), "--archive", str(archive),
+        "--run-dir", str(tmp_path),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "reconcile 2026-11-24" in run.stdout
+    summary = json.loads((tmp_path / "reconcile-summary.json").read_text())
+    assert summary["date"] == "2026-11-24"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--date", "yesterday"], "error: --date: not a date like 2026-11-24: 'yesterday'"),
+        (["--date", "2026-11-24", "--stream", "/nonexistent"], "error: --stream: no such folder"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
+    run = reconcile(*args, "--archive", str(tmp_path))
+    assert run.returncode == 2
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert run.stderr.startswith(message)

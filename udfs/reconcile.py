@@ -1,0 +1,164 @@
+"""Reconciliation: the ledger lines that turn what was streamed into what a recompute says.
+
+History is never edited. A streamed line the recompute does not contain is cancelled by a
+``REVERSAL`` (the same id ``udfs.lifecycle.reverse`` gives, so the streaming job and a
+reconcile can never cancel one line twice); a recomputed line the stream lacks is paid by an
+``ADJUSTMENT`` carrying the recomputed line's content. One adjustment per missing line, not one
+net amount per driver-day: every cent of a correction then points at an interval, and the
+daily stage's interval bookkeeping stays exact.
+
+Lines are compared by what they pay for (order, driver, day, the day's part of the interval,
+amount, currency), not by id: a line priced under another zones version, or re-issued by a
+correction, is the same line when it pays the same money for the same work. Ids derive from
+that content and the corrected line's id, never from the run, so reconciling the same state
+twice gives the same lines, and once the corrections are in the ledger a new run finds none.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from udfs.ledger import LineKind, PaidInterval, PayLine, line_id
+from udfs.lifecycle import reverse
+from udfs.money import to_minor
+from udfs.timefmt import parse_rfc3339_ms
+
+DriverDay = tuple[str, str]  # (driver_id, pay_date ISO)
+ContentKey = tuple[str, str, str, int, int, int, str]
+
+
+def content_key(line: PayLine) -> ContentKey:
+    """What a line pays for, independent of its id, kind and zones version."""
+    iv = line.interval
+    return (
+        iv.order_id,
+        iv.driver_id,
+        line.pay_date.isoformat(),
+        line.start_ms,
+        line.end_ms,
+        to_minor(line.amount, line.currency),
+        line.currency,
+    )
+
+
+def driver_day(line: PayLine) -> DriverDay:
+    """The daily total a line belongs to."""
+    return (line.interval.driver_id, line.pay_date.isoformat())
+
+
+def in_effect(lines: Iterable[PayLine]) -> list[PayLine]:
+    """Lines not cancelled by a reversal in the same set (reversals themselves drop out)."""
+    lines = list(lines)
+    reversed_ids = {line.line_id for line in lines if line.kind is LineKind.REVERSAL}
+    return [
+        line
+        for line in lines
+        if line.kind is not LineKind.REVERSAL
+        and line_id(LineKind.REVERSAL.value, line.line_id) not in reversed_ids
+    ]
+
+
+def total_minor(lines: Iterable[PayLine]) -> int:
+    """Exact sum of the lines' rounded amounts, in minor units (reversals are negative)."""
+    return sum(to_minor(line.amount, line.currency) for line in lines)
+
+
+def corrections(
+    streamed_lines: Iterable[PayLine], recomputed_lines: Iterable[PayLine], run_id: str
+) -> list[PayLine]:
+    """Reversals and adjustments for every driver-day whose totals differ.
+
+    ``streamed_lines``: the ledger as streamed, reversals and earlier corrections included.
+    ``recomputed_lines``: a recompute of the same driver-days. ``run_id`` only goes into the
+    ``reason``. Per driver-day, reversals come before adjustments (a reversal frees the
+    interval an adjustment then pays), each group sorted by the corrected line's id.
+    """
+    streamed: dict[DriverDay, list[PayLine]] = defaultdict(list)
+    recomputed: dict[DriverDay, list[PayLine]] = defaultdict(list)
+    for line in streamed_lines:
+        streamed[driver_day(line)].append(line)
+    for line in recomputed_lines:
+        recomputed[driver_day(line)].append(line)
+    out: list[PayLine] = []
+    for key in sorted(set(streamed) | set(recomputed)):
+        have, want = in_effect(streamed[key]), in_effect(recomputed[key])
+        if total_minor(have) == total_minor(want):
+            continue
+        extra = _unmatched(have, want)
+        missing = _unmatched(want, have)
+        for line in extra:
+            why = f"reconcile {run_id}: streamed line {line.line_id} is not in the recompute"
+            out.append(reverse(line, why))
+        for line in missing:
+            why = f"reconcile {run_id}: recomputed line {line.line_id} is missing from the stream"
+            out.append(adjustment(line, why))
+    return out
+
+
+def adjustment(line: PayLine, reason: str) -> PayLine:
+    """Pay ``line``'s content as an ``ADJUSTMENT``; the id depends on content only."""
+    driver, day = driver_day(line)
+    ident = line_id(LineKind.ADJUSTMENT.value, "reconcile", driver, day, line.line_id, line.amount)
+    return replace(line, line_id=ident, kind=LineKind.ADJUSTMENT, reason=reason)
+
+
+def _unmatched(lines: list[PayLine], others: list[PayLine]) -> list[PayLine]:
+    """``lines`` minus ``others`` as multisets of content, in line-id order."""
+    remaining = Counter(content_key(line) for line in others)
+    out = []
+    for line in sorted(lines, key=lambda x: x.line_id):
+        key = content_key(line)
+        if remaining[key]:
+            remaining[key] -= 1
+        else:
+            out.append(line)
+    return out
+
+
+def line_from_record(record: Mapping[str, Any]) -> PayLine:
+    """A ledger record (``PayLine.to_record``'s shape) back as a line.
+
+    Fields a source lacks (PostgreSQL's ``pay_lines`` keeps no event ids or interval bounds)
+    fall back to the line's own bounds and empty ids; ``line_id`` and content stay exact.
+    """
+    start = _ms(record.get("start"))
+    end = _ms(record.get("end"))
+    interval = PaidInterval(
+        str(record.get("order_id") or ""),
+        str(record["driver_id"]),
+        str(record.get("zone") or ""),
+        _ms(record.get("interval_start"), start),
+        _ms(record.get("interval_end"), end),
+        str(record.get("start_event_id") or ""),
+        str(record.get("end_event_id") or ""),
+        str(record.get("end_type") or ""),
+    )
+    return PayLine(
+        line_id=str(record["line_id"]),
+        kind=LineKind(record["kind"]),
+        interval=interval,
+        pay_date=date.fromisoformat(str(record["pay_date"])[:10]),
+        start_ms=start,
+        end_ms=end,
+        base_ms=int(record.get("base_ms") or 0),
+        weighted_ms=Decimal(str(record.get("weighted_ms") or 0)),
+        rate_per_minute=Decimal(str(record.get("rate_per_minute") or 0)),
+        amount=Decimal(str(record["amount"])),
+        currency=str(record["currency"]),
+        zones_version=str(record.get("zones_version") or ""),
+        schedule_version=str(record.get("schedule_version") or ""),
+        reason=record.get("reason"),
+    )
+
+
+def _ms(value: Any, default: int = 0) -> int:
+    if value is None or value == "":
+        return default
+    if isinstance(value, int):
+        return value
+    return parse_rfc3339_ms(str(value))
