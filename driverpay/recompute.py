@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from udfs.events import EventType, OrderEvent
-from udfs.ledger import LineKind, PayLine, lines_for
+from udfs.ledger import LineKind, PayLine, json_number, lines_for
 from udfs.lifecycle import OrderLifecycle, OrderState, derive_of
 from udfs.money import from_minor, to_minor
+from udfs.pay import RULE_VERSION
 from udfs.timefmt import format_ms
 from udfs.zones import parse_zones
 
@@ -98,9 +99,9 @@ class DayTotal:
     lines: int = 0  # emissions: each line is one version of the streamed total
     as_of_ms: int = 0
 
-    def add(self, line: PayLine) -> None:
+    def add(self, line: PayLine, amount_minor: int) -> None:
         """Exact integer sum of the lines' rounded amounts; reversals count -1 line."""
-        self.total_minor += to_minor(line.amount, line.currency)
+        self.total_minor += amount_minor
         self.line_count += -1 if line.kind is LineKind.REVERSAL else 1
         self.lines += 1
         self.as_of_ms = max(self.as_of_ms, line.interval.end_ms)
@@ -185,6 +186,8 @@ def sorted_events(job: Job) -> Iterator[list[OrderEvent]]:
             [list(job.files)],
         ).fetch_record_batch(job.batch_rows)
         current: list[OrderEvent] = []
+        current_id = None
+        types = _TYPES
         for batch in reader:
             cols = batch.to_pydict()
             for eid, oid, did, typ, t, zone in zip(
@@ -196,10 +199,11 @@ def sorted_events(job: Job) -> Iterator[list[OrderEvent]]:
                 cols["zone"],
                 strict=True,
             ):
-                if current and current[0].order_id != oid:
-                    yield current
-                    current = []
-                current.append(OrderEvent(eid, oid, did, _TYPES[typ], t, zone))
+                if oid != current_id:
+                    if current:
+                        yield current
+                    current, current_id = [], oid
+                current.append(OrderEvent(eid, oid, did, types[typ], t, zone))
         if current:
             yield current
     con.close()
@@ -217,11 +221,11 @@ class _Spool:
         self.rows = rows
         self.buffer: list[list[str]] = [[] for _ in _SPOOL_COLUMNS]
 
-    def add(self, line: PayLine) -> None:
+    def add(self, line: PayLine, text: str) -> None:
         iv = line.interval
         for col, value in zip(
             self.buffer,
-            (line.pay_date.isoformat(), iv.driver_id, iv.order_id, line.line_id, line.to_json()),
+            (line.pay_date.isoformat(), iv.driver_id, iv.order_id, line.line_id, text),
             strict=True,
         ):
             col.append(value)
@@ -240,6 +244,84 @@ class _Spool:
         self.writer.close()
 
 
+class LedgerText:
+    """``PayLine.to_json`` bytes at a fraction of the cost, checked against it as it goes.
+
+    ``to_json`` formats four instants through ``datetime`` per line: 60 % of a recompute's
+    per-line cost (29 µs of a line's ~45 µs on this machine). This builds the same record
+    with a per-day cache for the date part. It never trusts itself: the first
+    ``check_first`` lines and every ``check_every``-th line after are compared with
+    ``to_json``; if the first comparison fails (the ledger format changed) it uses
+    ``to_json`` for everything, and a later mismatch is an error, never a silent difference.
+    """
+
+    def __init__(self, check_first: int = 100, check_every: int = 997) -> None:
+        self.check_first = check_first
+        self.check_every = check_every
+        self.count = 0
+        self.trusted: bool | None = None
+        self.days: dict[int, str] = {}
+
+    def __call__(self, line: PayLine, amount_minor: int) -> str:
+        """The line's canonical JSON text."""
+        self.count += 1
+        if self.trusted is False:
+            return line.to_json()
+        text = json.dumps(
+            self._record(line, amount_minor), separators=(",", ":"), ensure_ascii=False
+        )
+        if self.count <= self.check_first or self.count % self.check_every == 0:
+            slow = line.to_json()
+            if text != slow:
+                if self.trusted is None:
+                    self.trusted = False
+                    return slow
+                raise RuntimeError(f"ledger text differs from PayLine.to_json: {slow}")
+            if self.count == self.check_first:
+                self.trusted = True
+        return text
+
+    def _record(self, line: PayLine, amount_minor: int) -> dict[str, Any]:
+        iv = line.interval
+        fmt = self._format
+        start, end = fmt(line.start_ms), fmt(line.end_ms)
+        return {
+            "line_id": line.line_id,
+            "kind": line.kind.value,
+            "order_id": iv.order_id,
+            "driver_id": iv.driver_id,
+            "zone": iv.zone,
+            "pay_date": line.pay_date.isoformat(),
+            "start": start,
+            "end": end,
+            "base_ms": line.base_ms,
+            "weighted_ms": json_number(line.weighted_ms),
+            "rate_per_minute": str(line.rate_per_minute),
+            "amount": str(line.amount),
+            "amount_minor": amount_minor,
+            "currency": line.currency,
+            "zones_version": line.zones_version,
+            "schedule_version": line.schedule_version,
+            "rule_version": RULE_VERSION,
+            "interval_start": start if iv.start_ms == line.start_ms else fmt(iv.start_ms),
+            "interval_end": end if iv.end_ms == line.end_ms else fmt(iv.end_ms),
+            "start_event_id": iv.start_event_id,
+            "end_event_id": iv.end_event_id,
+            "end_type": iv.end_type,
+            "reason": line.reason,
+        }
+
+    def _format(self, ms: int) -> str:
+        day, rem = divmod(ms, 86_400_000)
+        date_part = self.days.get(day)
+        if date_part is None:
+            date_part = self.days[day] = format_ms(day * 86_400_000)[:10]
+        seconds, milli = divmod(rem, 1000)
+        hours, seconds = divmod(seconds, 3600)
+        minutes, seconds = divmod(seconds, 60)
+        return f"{date_part}T{hours:02d}:{minutes:02d}:{seconds:02d}.{milli:03d}Z"
+
+
 _SPOOL_COLUMNS = ("pay_date", "driver_id", "order_id", "line_id", "json")
 
 
@@ -249,6 +331,7 @@ def run_worker(job: Job, progress: Callable[[int], None] = lambda n: None) -> Wo
     lifecycle = OrderLifecycle(zones, job.grace_ms, job.max_open_ms)
     spool = _Spool(Path(job.spool) / f"lines-{job.worker}.parquet")
     result = WorkerResult()
+    text = LedgerText()
     pending = 0
     for events in sorted_events(job):
         result.orders += 1
@@ -260,8 +343,9 @@ def run_worker(job: Job, progress: Callable[[int], None] = lambda n: None) -> Wo
             total = result.totals.get(key)
             if total is None:
                 total = result.totals[key] = DayTotal(line.currency)
-            total.add(line)
-            spool.add(line)
+            minor = to_minor(line.amount, line.currency)
+            total.add(line, minor)
+            spool.add(line, text(line, minor))
             result.lines += 1
         if pending >= 20_000:
             progress(pending)

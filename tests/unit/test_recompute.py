@@ -152,3 +152,32 @@ def test_the_command_exits_2_with_one_line_on_bad_input(tmp_path):
     assert run.stderr.strip().splitlines() == [
         "error: --date: not a date like 2026-11-24: '24/11/2026'"
     ]
+
+
+def test_the_fast_ledger_text_is_byte_for_byte_to_json(day, tmp_path):
+    from driverpay.recompute import LedgerText
+    from udfs.ledger import PaidInterval, lines_for
+    from udfs.money import to_minor
+
+    zones = load_zones(ZONES)
+    text = LedgerText(check_first=0, check_every=10**9)  # never checks itself: this test does
+    start = 1_795_500_000_123  # across several local midnights, in every zone
+    for i in range(3000):
+        zone = ("sf", "nyc", "tokyo")[i % 3]
+        iv = PaidInterval(
+            f"o{i}", "d1", zone, start + i * 997_331, start + i * 1_013_557, "a", "b", "DELIVERED"
+        )
+        for line in lines_for(iv, zones):
+            assert text(line, to_minor(line.amount, line.currency)) == line.to_json()
+
+
+def test_a_changed_ledger_format_falls_back_to_to_json(monkeypatch):
+    from driverpay.recompute import LedgerText
+    from udfs.ledger import PaidInterval, PayLine, lines_for
+
+    zones = load_zones(ZONES)
+    line = lines_for(PaidInterval("o", "d", "sf", 0, 60_000, "a", "b", "DELIVERED"), zones)[0]
+    monkeypatch.setattr(PayLine, "to_json", lambda self: '{"new":"format"}')
+    text = LedgerText()
+    assert text(line, 30) == '{"new":"format"}'
+    assert text(line, 30) == '{"new":"format"}'
