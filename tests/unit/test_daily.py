@@ -1,0 +1,121 @@
+"""Daily totals as pure transitions: each line counted once, finalization, retention."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from udfs.daily import DailyTotals, Verdict
+from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
+from udfs.lifecycle import reverse
+from udfs.timefmt import parse_rfc3339_ms as ms
+from udfs.zones import load_zones
+
+ZONES = load_zones(Path(__file__).resolve().parents[1] / "flink" / "zones.yaml")
+HOUR = 3_600_000
+DAY = 24 * HOUR
+AT_10 = ms("2026-11-24T18:00:00Z")  # 10:00 in Los Angeles
+AT_10_30 = ms("2026-11-24T18:30:00Z")
+MIDNIGHT = ms("2026-11-25T08:00:00Z")  # the end of the local day
+TOTALS = DailyTotals(ZONES, grace_ms=HOUR, retention_ms=7 * DAY)
+NO_WATERMARK = -(2**63)
+
+
+def line(order: str = "o-1", start: int = AT_10, end: int = AT_10_30) -> PayLine:
+    interval = PaidInterval(order, "d-1", "sf", start, end, f"{order}-a", f"{order}-d", "DELIVERED")
+    [only] = lines_for(interval, ZONES)
+    return only
+
+
+def test_a_line_moves_the_total_and_emits_a_new_version() -> None:
+    _state, step = TOTALS.on_line(None, line(), AT_10_30, NO_WATERMARK)
+    assert step.verdict is Verdict.APPLIED
+    assert step.emit is not None
+    assert (step.emit["total"], step.emit["line_count"], step.emit["version"]) == ("9.00", 1, 1)
+    assert step.timer_ms == MIDNIGHT + HOUR
+
+
+def test_the_same_line_id_again_is_a_duplicate_and_moves_nothing() -> None:
+    state, _ = TOTALS.on_line(None, line(), AT_10_30, NO_WATERMARK)
+    state, step = TOTALS.on_line(state, line(), AT_10_30, MIDNIGHT)
+    assert step.verdict is Verdict.DUPLICATE
+    assert step.emit is None
+    assert state is not None
+    assert state.total_minor == 900
+
+
+def test_an_interval_already_paid_under_another_id_is_a_duplicate() -> None:
+    adjusted = replace(line(), line_id="another-id", kind=LineKind.ADJUSTMENT, reason="r")
+    state, _ = TOTALS.on_line(None, line(), AT_10_30, NO_WATERMARK)
+    _, step = TOTALS.on_line(state, adjusted, AT_10_30, NO_WATERMARK)
+    assert step.verdict is Verdict.DUPLICATE
+
+
+def test_a_reversal_cancels_once_and_the_original_line_can_never_come_back() -> None:
+    paid = line()
+    state, _ = TOTALS.on_line(None, paid, AT_10_30, NO_WATERMARK)
+    state, undo = TOTALS.on_line(state, reverse(paid, "because"), AT_10_30, NO_WATERMARK)
+    assert undo.verdict is Verdict.APPLIED
+    assert state is not None
+    assert state.total_minor == 0
+    state, again = TOTALS.on_line(state, reverse(paid, "because"), AT_10_30, NO_WATERMARK)
+    assert again.verdict is Verdict.DUPLICATE
+    state, resent = TOTALS.on_line(state, paid, AT_10_30, NO_WATERMARK)
+    assert resent.verdict is Verdict.DUPLICATE
+    assert state is not None
+    assert state.total_minor == 0
+
+
+def test_a_day_is_final_at_local_midnight_plus_grace_and_later_lines_are_post_final() -> None:
+    state, _ = TOTALS.on_line(None, line(), AT_10_30, NO_WATERMARK)
+    assert state is not None
+    assert TOTALS.on_timer(state, "d-1", "2026-11-24", MIDNIGHT + HOUR - 1).emit is None
+    final = TOTALS.on_timer(state, "d-1", "2026-11-24", MIDNIGHT + HOUR)
+    assert final.emit is not None
+    assert final.emit["final"]
+    assert not final.emit["post_final"]
+    _, late = TOTALS.on_line(state, line("o-2"), AT_10_30, MIDNIGHT + 2 * HOUR)
+    assert late.emit is not None
+    assert late.emit["post_final"]
+    assert late.emit["total"] == "18.00"
+
+
+def test_a_duplicate_after_the_day_is_final_does_not_move_it() -> None:
+    state, _ = TOTALS.on_line(None, line(), AT_10_30, NO_WATERMARK)
+    assert state is not None
+    TOTALS.on_timer(state, "d-1", "2026-11-24", MIDNIGHT + HOUR)
+    state, step = TOTALS.on_line(state, line(), AT_10_30, MIDNIGHT + 3 * DAY)
+    assert step.verdict is Verdict.DUPLICATE
+    assert state is not None
+    assert not state.post_final
+
+
+def test_a_final_day_is_discarded_after_retention_and_later_lines_go_to_reconciliation() -> None:
+    state, _ = TOTALS.on_line(None, line(), AT_10_30, NO_WATERMARK)
+    assert state is not None
+    TOTALS.on_timer(state, "d-1", "2026-11-24", MIDNIGHT + HOUR)
+    assert TOTALS.on_timer(state, "d-1", "2026-11-24", MIDNIGHT + HOUR + 7 * DAY).discard
+    gone, step = TOTALS.on_line(None, line(), AT_10_30, MIDNIGHT + HOUR + 7 * DAY)
+    assert (gone, step.verdict) == (None, Verdict.BEYOND_RETENTION)
+
+
+def test_lines_beyond_the_cap_are_refused() -> None:
+    small = DailyTotals(ZONES, grace_ms=HOUR, retention_ms=DAY, max_lines=2)
+    state = None
+    verdicts = []
+    for i in range(3):
+        state, step = small.on_line(state, line(f"o-{i}"), AT_10_30, NO_WATERMARK)
+        verdicts.append(step.verdict)
+    assert verdicts == [Verdict.APPLIED, Verdict.APPLIED, Verdict.OVER_CAP]
+    assert state is not None
+    assert state.total_minor == 1800
+
+
+def test_a_midnight_crossing_interval_lands_on_two_days_each_counted_once() -> None:
+    interval = PaidInterval("o-9", "d-1", "sf", MIDNIGHT - HOUR, MIDNIGHT + HOUR, "a", "d", "X")
+    first, second = lines_for(interval, ZONES)
+    assert (first.pay_date, second.pay_date) == (date(2026, 11, 24), date(2026, 11, 25))
+    _, a = TOTALS.on_line(None, first, MIDNIGHT, NO_WATERMARK)
+    _, b = TOTALS.on_line(None, second, MIDNIGHT, NO_WATERMARK)
+    assert a.verdict is b.verdict is Verdict.APPLIED

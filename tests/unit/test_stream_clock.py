@@ -1,0 +1,72 @@
+"""The per-split stream clock: a record from the future cannot move time for everyone."""
+
+from __future__ import annotations
+
+from udfs.stream_clock import NO_TIME, StreamClock
+
+MIN = 60_000
+DAY = 24 * 60 * MIN
+NINE_AM = 1_795_539_600_000  # 2026-11-24T17:00Z, the honest stream's time
+FIVE_YEARS_ON = NINE_AM + 5 * 365 * DAY
+NOW_S = (NINE_AM + 3 * 3_600_000) / 1000  # processing time: a few hours after the events
+
+
+def honest(clock: StreamClock, split: str, minutes: range) -> None:
+    for m in minutes:
+        assert clock.admit(split, NINE_AM + m * MIN, NOW_S).admitted
+
+
+def test_a_split_warms_up_on_its_first_three_records_before_it_holds_a_watermark() -> None:
+    clock = StreamClock(max_ahead_ms=DAY)
+    assert clock.admit("p0", NINE_AM, NOW_S).watermark_ms == NO_TIME
+    assert clock.admit("p0", NINE_AM + MIN, NOW_S).watermark_ms == NO_TIME
+    assert clock.admit("p0", NINE_AM + 2 * MIN, NOW_S).watermark_ms == NINE_AM
+
+
+def test_one_record_from_the_future_is_refused_and_moves_nothing() -> None:
+    clock = StreamClock(max_ahead_ms=DAY)
+    honest(clock, "p0", range(10))
+    verdict = clock.admit("p0", FIVE_YEARS_ON, NOW_S)
+    assert not verdict.admitted
+    assert verdict.reference_ms == NINE_AM + 7 * MIN  # 3rd largest of the last five
+    assert verdict.watermark_ms == NINE_AM + 7 * MIN
+    honest(clock, "p0", range(10, 12))
+
+
+def test_a_future_record_first_of_all_is_judged_by_the_wall_clock_and_cannot_lift_time() -> None:
+    clock = StreamClock(max_ahead_ms=DAY)
+    first = clock.admit("p0", FIVE_YEARS_ON, NOW_S)
+    assert (first.admitted, first.by_wall_clock) == (False, True)
+    honest(clock, "p0", range(3))
+    assert clock.admit("p0", NINE_AM + 3 * MIN, NOW_S).watermark_ms <= NINE_AM + 3 * MIN
+
+
+def test_two_future_records_in_a_row_while_warming_up_cannot_lift_time() -> None:
+    clock = StreamClock(max_ahead_ms=DAY)
+    for _ in range(2):
+        clock.admit("p0", FIVE_YEARS_ON, FIVE_YEARS_ON / 1000)  # a wall clock that lies too
+    honest(clock, "p0", range(3))
+    assert clock.admit("p0", NINE_AM + 3 * MIN, NOW_S).watermark_ms <= NINE_AM + 3 * MIN
+
+
+def test_a_day_replayed_long_after_is_admitted_a_day_ahead_of_itself_is_not() -> None:
+    clock = StreamClock(max_ahead_ms=DAY)
+    later_s = NOW_S + 365 * 86_400  # replaying last year's log
+    honest_then = [clock.admit("p0", NINE_AM + m * MIN, later_s) for m in range(5)]
+    assert all(v.admitted for v in honest_then)
+    assert not clock.admit("p0", NINE_AM + 2 * DAY, later_s).admitted
+
+
+def test_the_watermark_is_the_slowest_active_split_and_an_idle_one_stops_holding_it() -> None:
+    clock = StreamClock(max_ahead_ms=DAY, idle_s=300)
+    honest(clock, "p0", range(60, 70))
+    honest(clock, "p1", range(0, 5))
+    assert clock.admit("p0", NINE_AM + 70 * MIN, NOW_S).watermark_ms == NINE_AM + 2 * MIN
+    later = clock.admit("p0", NINE_AM + 71 * MIN, NOW_S + 301)
+    assert later.watermark_ms == NINE_AM + 69 * MIN  # p1 silent for 5 min: idle
+
+
+def test_a_new_split_holds_the_watermark_back_until_it_has_warmed_up() -> None:
+    clock = StreamClock(max_ahead_ms=DAY)
+    honest(clock, "p0", range(10))
+    assert clock.admit("p1", NINE_AM, NOW_S).watermark_ms == NO_TIME
