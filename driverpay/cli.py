@@ -311,6 +311,39 @@ def reconcile(
     )
 
 
+@app.command()
+def chart(
+    driver: Annotated[str, typer.Option("--driver", help="driver_id")],
+    date_: Annotated[str, typer.Option("--date", help="local pay date, YYYY-MM-DD")],
+    output: Annotated[Path, typer.Option("--output", "-o", dir_okay=False, help="PNG file")],
+    stream: Annotated[
+        Path | None, typer.Option(help="embedded run folder (default: PostgreSQL)")
+    ] = None,
+) -> None:
+    """Draw a driver's day: work intervals, peak windows, cumulative pay, corrections."""
+    from driverpay.chart import ChartError, DriverDay, lines_from_folder, lines_from_postgres
+    from driverpay.chart import render as draw
+    from driverpay.reconcile import DEFAULT_DSN
+    from udfs.zones import ZonesError, load_zones
+
+    day = _day(date_)
+    try:
+        zones = load_zones(zones_path())
+        if stream is not None:
+            lines = lines_from_folder(stream, driver, day)
+        else:
+            lines = lines_from_postgres(
+                os.environ.get("DRIVERPAY_PG_DSN", DEFAULT_DSN), driver, day
+            )
+        drawn = draw(DriverDay(driver, day, lines), zones, output)
+    except (ChartError, ZonesError, OSError) as exc:
+        raise _bad_input(str(exc)) from None
+    err.print(
+        f"wrote {output}: {drawn['lines']} lines, total {drawn['total']} {drawn['currency']} "
+        f"(zone {drawn['zone']})"
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -118,11 +118,12 @@ def read_postgres(dsn: str, day: str) -> Streamed:
             "FROM pay_lines WHERE pay_date = %s",
             (day,),
         )
-        lines = [_pg_line(row, day) for row in cur.fetchall()]
+        lines = [pg_line(row, day) for row in cur.fetchall()]
     return Streamed(totals, lines)
 
 
-def _pg_line(row: tuple[Any, ...], day: str) -> PayLine:
+def pg_line(row: tuple[Any, ...], day: str) -> PayLine:
+    """A ``pay_lines`` row as a line (amount from the exact integer cents)."""
     (lid, kind, order, driver, zone, start, end, base, weighted, rate, cents, currency, zv, why) = (
         row
     )
