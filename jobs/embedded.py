@@ -23,7 +23,7 @@ from pyflink.datastream.connectors.file_system import (
     StreamFormat,
 )
 
-from jobs.functions import decode_staged_line
+from jobs.functions import Decoder, decode_staged_line
 from jobs.pipeline import build_pipeline
 from jobs.settings import JobSettings
 from udfs.zones import Zones
@@ -123,8 +123,18 @@ class RunResult:
     seconds: float
 
 
-def run_file(input_path: Path, output_dir: Path, zones: Zones, settings: JobSettings) -> RunResult:
-    """Run the job over ``input_path`` and write the BRIEF 1.5 files into ``output_dir``."""
+def run_file(
+    input_path: Path,
+    output_dir: Path,
+    zones: Zones,
+    settings: JobSettings,
+    decode: Decoder = decode_staged_line,
+) -> RunResult:
+    """Run the job over ``input_path`` and write the output files into ``output_dir``.
+
+    The files are those of docs/contracts.md ("Embedded run"); ``decode`` is injectable so
+    tests can prove that a fault inside the job stops nothing.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="driverpay-") as tmp:
         work = Path(tmp)
@@ -137,7 +147,7 @@ def run_file(input_path: Path, output_dir: Path, zones: Zones, settings: JobSett
         ).build()
         raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "events-file")
         sinks = FileSinks(work / "parts")
-        build_pipeline(raw.uid("events-file"), decode_staged_line, zones, settings, sinks)
+        build_pipeline(raw.uid("events-file"), decode, zones, settings, sinks)
         env.execute("driverpay-embedded")
         records = sinks.read()
         seconds = time.monotonic() - started

@@ -4,9 +4,11 @@ A watermark is "the largest event time seen, minus a bound": one valid record da
 would move it there and make every honest event after it late. ``StreamClock`` keeps, per source
 split (a Kafka partition, or the input file), the recent event times of records it admitted and
 takes a low order statistic of them, so up to ``tolerate`` outliers in a row cannot move it.
-A record more than ``max_ahead_ms`` ahead of its split's clock is not admitted: the job
-quarantines it, unpaid. Before a split has enough history (its first ``tolerate + 1`` records)
-the processing-time clock is the reference: nothing real happens more than a day in the future.
+A record more than ``max_ahead_ms`` ahead of its split's clock, or of the processing-time clock
+(nothing real happens a day in the future: the rule Kafka brokers apply with
+``message.timestamp.after.max.ms``), is not admitted: the job quarantines it, unpaid, and it
+never becomes evidence for any clock. Before a split has ``tolerate + 1`` admitted records,
+only the processing-time clock judges, and the split holds the watermark back.
 
 The timestamp the job gives each admitted record for watermarking is the minimum of the clocks of
 the splits this subtask reads (per-split watermarks, as Flink's own sources do): a backlog replay
@@ -42,7 +44,7 @@ class StreamClock:
     """Per-split event-time clocks; state is rebuilt from the data after a restart."""
 
     max_ahead_ms: int
-    tolerate: int = 2
+    tolerate: int = 4
     idle_s: float = 300.0
     _splits: dict[str, _Split] = field(default_factory=dict)
 
@@ -53,12 +55,12 @@ class StreamClock:
             state = self._splits[split] = _Split(deque(maxlen=2 * self.tolerate + 1), now_s)
         state.last_seen_s = now_s
         clock = self._clock(state)
-        warming = clock is None
-        reference = int(now_s * 1000) if clock is None else clock
+        now_ms = int(now_s * 1000)
+        reference = now_ms if clock is None else min(clock, now_ms)
         admitted = time_ms <= reference + self.max_ahead_ms
-        if admitted or warming:  # while warming up every valid record is evidence
+        if admitted:
             state.recent.append(time_ms)
-        return Admission(admitted, reference, self._watermark(now_s), warming)
+        return Admission(admitted, reference, self._watermark(now_s), reference == now_ms)
 
     def _clock(self, state: _Split) -> int | None:
         """The (tolerate+1)-th largest recent time: ``tolerate`` outliers cannot lift it."""

@@ -17,14 +17,14 @@ def honest(clock: StreamClock, split: str, minutes: range) -> None:
 
 
 def test_a_split_warms_up_on_its_first_three_records_before_it_holds_a_watermark() -> None:
-    clock = StreamClock(max_ahead_ms=DAY)
+    clock = StreamClock(max_ahead_ms=DAY, tolerate=2)
     assert clock.admit("p0", NINE_AM, NOW_S).watermark_ms == NO_TIME
     assert clock.admit("p0", NINE_AM + MIN, NOW_S).watermark_ms == NO_TIME
     assert clock.admit("p0", NINE_AM + 2 * MIN, NOW_S).watermark_ms == NINE_AM
 
 
 def test_one_record_from_the_future_is_refused_and_moves_nothing() -> None:
-    clock = StreamClock(max_ahead_ms=DAY)
+    clock = StreamClock(max_ahead_ms=DAY, tolerate=2)
     honest(clock, "p0", range(10))
     verdict = clock.admit("p0", FIVE_YEARS_ON, NOW_S)
     assert not verdict.admitted
@@ -34,23 +34,37 @@ def test_one_record_from_the_future_is_refused_and_moves_nothing() -> None:
 
 
 def test_a_future_record_first_of_all_is_judged_by_the_wall_clock_and_cannot_lift_time() -> None:
-    clock = StreamClock(max_ahead_ms=DAY)
+    clock = StreamClock(max_ahead_ms=DAY, tolerate=2)
     first = clock.admit("p0", FIVE_YEARS_ON, NOW_S)
     assert (first.admitted, first.by_wall_clock) == (False, True)
     honest(clock, "p0", range(3))
     assert clock.admit("p0", NINE_AM + 3 * MIN, NOW_S).watermark_ms <= NINE_AM + 3 * MIN
 
 
-def test_two_future_records_in_a_row_while_warming_up_cannot_lift_time() -> None:
-    clock = StreamClock(max_ahead_ms=DAY)
-    for _ in range(2):
-        clock.admit("p0", FIVE_YEARS_ON, FIVE_YEARS_ON / 1000)  # a wall clock that lies too
+def test_future_records_before_any_honest_one_never_become_evidence() -> None:
+    clock = StreamClock(max_ahead_ms=DAY, tolerate=2)
+    assert not any(clock.admit("p0", FIVE_YEARS_ON + i, NOW_S).admitted for i in range(10))
+    honest(clock, "p0", range(3))
+    assert clock.admit("p0", NINE_AM + 3 * MIN, NOW_S).watermark_ms == NINE_AM + MIN
+
+
+def test_records_ahead_of_the_split_but_not_of_the_wall_clock_may_be_up_to_two_in_a_row() -> None:
+    clock = StreamClock(max_ahead_ms=DAY, tolerate=2)
+    for hours in (8, 20):  # plausible to the wall clock, well ahead of the stream
+        assert clock.admit("p0", NINE_AM + hours * 60 * MIN, NOW_S + 86_400).admitted
     honest(clock, "p0", range(3))
     assert clock.admit("p0", NINE_AM + 3 * MIN, NOW_S).watermark_ms <= NINE_AM + 3 * MIN
 
 
+def test_an_event_more_than_a_day_past_the_wall_clock_is_refused_even_mid_stream() -> None:
+    clock = StreamClock(max_ahead_ms=DAY, tolerate=2)
+    honest(clock, "p0", range(5))
+    verdict = clock.admit("p0", NINE_AM + 10 * MIN, (NINE_AM - 2 * DAY) / 1000)
+    assert (verdict.admitted, verdict.by_wall_clock) == (False, True)
+
+
 def test_a_day_replayed_long_after_is_admitted_a_day_ahead_of_itself_is_not() -> None:
-    clock = StreamClock(max_ahead_ms=DAY)
+    clock = StreamClock(max_ahead_ms=DAY, tolerate=2)
     later_s = NOW_S + 365 * 86_400  # replaying last year's log
     honest_then = [clock.admit("p0", NINE_AM + m * MIN, later_s) for m in range(5)]
     assert all(v.admitted for v in honest_then)
@@ -58,7 +72,7 @@ def test_a_day_replayed_long_after_is_admitted_a_day_ahead_of_itself_is_not() ->
 
 
 def test_the_watermark_is_the_slowest_active_split_and_an_idle_one_stops_holding_it() -> None:
-    clock = StreamClock(max_ahead_ms=DAY, idle_s=300)
+    clock = StreamClock(max_ahead_ms=DAY, tolerate=2, idle_s=300)
     honest(clock, "p0", range(60, 70))
     honest(clock, "p1", range(0, 5))
     assert clock.admit("p0", NINE_AM + 70 * MIN, NOW_S).watermark_ms == NINE_AM + 2 * MIN
@@ -67,6 +81,15 @@ def test_the_watermark_is_the_slowest_active_split_and_an_idle_one_stops_holding
 
 
 def test_a_new_split_holds_the_watermark_back_until_it_has_warmed_up() -> None:
-    clock = StreamClock(max_ahead_ms=DAY)
+    clock = StreamClock(max_ahead_ms=DAY, tolerate=2)
     honest(clock, "p0", range(10))
     assert clock.admit("p1", NINE_AM, NOW_S).watermark_ms == NO_TIME
+
+
+def test_by_default_four_records_ahead_in_a_row_cannot_lift_a_warm_clock() -> None:
+    clock = StreamClock(max_ahead_ms=DAY)
+    honest(clock, "p0", range(9))
+    for hours in range(1, 5):
+        assert (
+            clock.admit("p0", NINE_AM + hours * 60 * MIN, NOW_S).watermark_ms <= NINE_AM + 8 * MIN
+        )
