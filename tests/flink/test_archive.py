@@ -1,0 +1,124 @@
+"""The raw event archive on a real (embedded) Flink job, read back with DuckDB.
+
+One generated day goes through a job that parses the file and archives every valid event,
+and through ``driverpay run``; a recompute from the archive Flink wrote must then equal the
+streamed ledger byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from pyflink.common import Row, WatermarkStrategy
+from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
+
+from driverpay.generate import GenConfig, generate
+from driverpay.recompute import recompute
+from jobs.archive import attach_archive
+from jobs.codec import EVENT_TYPE
+from jobs.embedded import local_environment, run_file
+from jobs.settings import JobSettings
+from udfs.events import MalformedEventError, parse_event
+from udfs.localday import pay_date
+from udfs.zones import load_zones
+
+pytestmark = pytest.mark.flink
+ROOT = Path(__file__).resolve().parents[2]
+ZONES = ROOT / "config" / "zones.yaml"
+DAY = date(2026, 11, 24)
+
+
+def parse_valid(line: str):  # a test-only parser stage: the real one is ParseEvents
+    try:
+        e = parse_event(line, frozenset(("sf", "nyc", "tokyo")))
+    except MalformedEventError:
+        return
+    yield Row(e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone)
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory):
+    """A clean day (in order, no duplicates: a stream emits only LINEs) with malformed records."""
+    tmp = tmp_path_factory.mktemp("archive")
+    zones = load_zones(ZONES)
+    config = GenConfig(orders=120, drivers=12, duplicate_rate=0, out_of_order_rate=0, late_rate=0)
+    generate(config, zones, tmp / "events.jsonl", tmp / "truth.json")
+    env = local_environment(JobSettings(checkpoint_interval_ms=500), tmp / "work")
+    source = FileSource.for_record_stream_format(
+        StreamFormat.text_line_format(), str(tmp / "events.jsonl")
+    ).build()
+    lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "events")
+    events = lines.flat_map(parse_valid, output_type=EVENT_TYPE)
+    attach_archive(env, events, str(tmp / "archive"), zones)
+    started = time.monotonic()
+    env.execute("archive-test")
+    print(f"archive job: {time.monotonic() - started:.1f} s")
+    return tmp, zones
+
+
+def test_every_valid_event_is_archived_once_in_its_zone_and_local_date(day):
+    tmp, zones = day
+    valid = []
+    for line in (tmp / "events.jsonl").read_text().splitlines():
+        with contextlib.suppress(MalformedEventError):
+            valid.append(parse_event(line, zones))
+    assert len(valid) > 300
+    parts = [p for p in (tmp / "archive").rglob("*") if p.is_file()]
+    assert not [p for p in parts if p.name.startswith(".")], "no in-progress file is left"
+    data = [p for p in parts if p.name.startswith("part-")]
+    rows = (
+        duckdb.connect()
+        .execute(
+            "SELECT event_id, order_id, driver_id, type, time_ms, zone, event_date::VARCHAR "
+            "FROM read_parquet(?, hive_partitioning = true)",
+            [[str(p) for p in data]],
+        )
+        .fetchall()
+    )
+    expected = sorted(
+        (e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone) for e in valid
+    )
+    assert sorted(r[:6] for r in rows) == expected
+    for *_, time_ms, zone, event_date in rows:
+        assert event_date == pay_date(time_ms, zones[zone].timezone).isoformat()
+    for p in data:  # the path names the partition of every row in it
+        zone, event_date = p.parent.parent.name, p.parent.name
+        assert zone.startswith("zone=")
+        assert event_date.startswith("event_date=")
+        assert (p.parent / "_SUCCESS").is_file()
+    assert {p.parent.name for p in data} >= {"event_date=2026-11-24", "event_date=2026-11-25"}
+
+
+def test_a_recompute_from_the_archive_equals_the_streamed_ledger_byte_for_byte(day):
+    tmp, zones = day
+    stream = tmp / "stream"
+    run_file(tmp / "events.jsonl", stream, zones, JobSettings())
+    out = tmp / "recomputed"
+    recompute(tmp / "archive", DAY, ZONES.read_bytes(), out, workers=1)
+    streamed = [
+        x
+        for x in (stream / "pay_ledger.jsonl").read_text().splitlines()
+        if json.loads(x)["pay_date"] == DAY.isoformat()
+    ]
+    assert len(streamed) > 50
+    assert (out / "pay_ledger.jsonl").read_text().splitlines() == streamed
+    daily = [
+        x
+        for x in (stream / "driver_daily_pay.jsonl").read_text().splitlines()
+        if json.loads(x)["pay_date"] == DAY.isoformat()
+    ]
+    assert (out / "driver_daily_pay.jsonl").read_text().splitlines() == daily
+
+
+def test_parquet_is_smaller_than_the_raw_lines(day):
+    tmp, _ = day
+    raw = (tmp / "events.jsonl").stat().st_size
+    archived = sum(p.stat().st_size for p in (tmp / "archive").rglob("part-*"))
+    print(f"archive {archived} bytes vs raw JSONL {raw} bytes ({archived / raw:.0%})")
+    assert archived < raw
