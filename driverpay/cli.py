@@ -287,6 +287,9 @@ def reconcile(
             )
         except (RecomputeError, ReconcileError) as exc:
             raise _bad_input(str(exc)) from None
+        except Exception as exc:  # PostgreSQL or Kafka unreachable: one line, exit 1
+            print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+            raise typer.Exit(1) from None
     summary = report.to_json()
     if json_:
         print(json.dumps(summary, ensure_ascii=False))
@@ -338,6 +341,9 @@ def chart(
         drawn = draw(DriverDay(driver, day, lines), zones, output)
     except (ChartError, ZonesError, OSError) as exc:
         raise _bad_input(str(exc)) from None
+    except Exception as exc:  # PostgreSQL unreachable: one line, exit 1
+        print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        raise typer.Exit(1) from None
     err.print(
         f"wrote {output}: {drawn['lines']} lines, total {drawn['total']} {drawn['currency']} "
         f"(zone {drawn['zone']})"
