@@ -12,18 +12,20 @@ from confluent_kafka import KafkaException, Producer
 TOPIC = "order-events"
 
 
-def order_key(line: bytes) -> bytes | None:
+def order_key(line: bytes | None) -> bytes | None:
     """Partition by ``order_id`` so an order's events stay in order; malformed lines get none."""
+    if not line:
+        return None  # an empty or null record value: malformed, but still sent as it is
     try:
         doc = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     order_id = doc.get("order_id") if isinstance(doc, dict) else None
     return order_id.encode() if isinstance(order_id, str) else None
 
 
 def produce(
-    lines: Iterable[bytes],
+    lines: Iterable[bytes | None],
     bootstrap: str,
     topic: str = TOPIC,
     rate: float = 0.0,

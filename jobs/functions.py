@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from pyflink.common import Row
@@ -132,12 +132,21 @@ class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
 
     stage = "parse-validate"
 
-    def __init__(self, zone_names: frozenset[str], decode: Decoder, clock: StreamClock) -> None:
+    def __init__(
+        self,
+        zone_names: frozenset[str],
+        decode: Decoder,
+        clock: StreamClock,
+        owned_splits: Mapping[int, tuple[str, ...]] | None = None,
+    ) -> None:
         self.zone_names = zone_names
         self.decode = decode
         self.clock = clock
+        self.owned_splits = dict(owned_splits or {})
 
     def open(self, runtime_context: RuntimeContext) -> None:
+        owned = self.owned_splits.get(subtask_index(runtime_context), ())
+        self.clock.expect(owned, time.time())
         group = self.open_guard(runtime_context)
         self.valid = group.counter("events_valid")
         self.malformed = group.counter("events_malformed")

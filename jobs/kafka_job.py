@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka.admin import AdminClient
 from pyflink.common import Row
 from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
@@ -123,6 +124,37 @@ def source(t_env: StreamTableEnvironment, endpoints: Endpoints) -> DataStream:
     return t_env.to_data_stream(t_env.from_path("order_events_src"))
 
 
+def java_string_hash(text: str) -> int:
+    """``String.hashCode`` of Java (UTF-16 code units, 32-bit overflow)."""
+    h = 0
+    data = text.encode("utf-16-be")
+    for i in range(0, len(data), 2):
+        h = (31 * h + int.from_bytes(data[i : i + 2], "big")) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def split_owner(topic: str, partition: int, parallelism: int) -> int:
+    """The source subtask that reads ``topic/partition``.
+
+    Mirrors ``KafkaSourceEnumerator.getSplitOwner`` of flink-connector-kafka 5.0.0-2.2 (read
+    from its bytecode): if a later connector changes the rule, a declared partition that never
+    arrives merely holds the watermark back for the split idle timeout.
+    """
+    start = ((java_string_hash(topic) * 31) & 0x7FFFFFFF) % parallelism
+    return (start + partition) % parallelism
+
+
+def owned_partitions(bootstrap: str, parallelism: int) -> dict[int, tuple[str, ...]]:
+    """``order-events`` partitions per parser subtask (the parser is chained to the source)."""
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(INPUT_TOPIC, timeout=30)
+    count = len(topics.topics[INPUT_TOPIC].partitions)
+    owned: dict[int, list[str]] = {}
+    for partition in range(count):
+        subtask = split_owner(INPUT_TOPIC, partition, parallelism)
+        owned.setdefault(subtask, []).append(f"{INPUT_TOPIC}/{partition}")
+    return {subtask: tuple(names) for subtask, names in owned.items()}
+
+
 def register_pg_tables(t_env: StreamTableEnvironment, endpoints: Endpoints) -> None:
     """JDBC upsert tables matching sql/migrations (primary keys make writes idempotent)."""
     columns = {
@@ -191,7 +223,8 @@ def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSe
     zones = load_zones(os.environ.get("DRIVERPAY_ZONES", str(ROOT / "config" / "zones.yaml")))
     sinks = KafkaPostgresSinks(t_env, endpoints)
     raw = source(t_env, endpoints)
-    build_pipeline(raw, decode_kafka_row, zones, settings, sinks)
+    owned = owned_partitions(endpoints.kafka, settings.parallelism)
+    build_pipeline(raw, decode_kafka_row, zones, settings, sinks, owned)
     register_pg_tables(t_env, endpoints)
     statements = t_env.create_statement_set()
     for statement in sql_statements(ROOT / "sql" / "pg_sinks.sql"):

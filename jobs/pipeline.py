@@ -6,6 +6,7 @@ only the source, its decoder and the :class:`Sinks` differ.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from pyflink.common import Duration, WatermarkStrategy
@@ -73,14 +74,22 @@ def with_event_time(stamped: DataStream, strategy: WatermarkStrategy) -> DataStr
 
 
 def build_pipeline(
-    raw: DataStream, decode: Decoder, zones: Zones, settings: JobSettings, sinks: Sinks
+    raw: DataStream,
+    decode: Decoder,
+    zones: Zones,
+    settings: JobSettings,
+    sinks: Sinks,
+    owned_splits: Mapping[int, tuple[str, ...]] | None = None,
 ) -> DataStream:
     """Parse -> watermarks -> lifecycle by ``order_id`` -> totals by ``(driver_id, pay_date)``.
 
-    Returns the stream of valid, admitted events (typed rows), e.g. for the raw archive.
+    ``owned_splits``: the source splits each parser subtask reads (Kafka partitions), so the
+    slowest holds the watermark back from the start. Returns the stream of valid, admitted
+    events (typed rows), e.g. for the raw archive.
     """
     clock = StreamClock(settings.max_ahead_ms, idle_s=settings.split_idle_ms / 1000)
-    parsed = raw.process(ParseEvents(frozenset(zones), decode, clock), TIMESTAMPED_EVENT)
+    parse = ParseEvents(frozenset(zones), decode, clock, owned_splits)
+    parsed = raw.process(parse, TIMESTAMPED_EVENT)
     parsed = parsed.name("parse-validate").uid("parse-validate")
     watermarks = WatermarkStrategy.for_bounded_out_of_orderness(
         Duration.of_millis(settings.out_of_orderness_ms)

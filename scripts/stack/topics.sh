@@ -4,7 +4,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 BOOT="127.0.0.1:${KAFKA_PORT:-9092}"
 # name:partitions (replication factor 1: single broker)
-TOPICS=(order-events:4 pay-ledger:2 driver-daily-pay:2 order-events-dlq:2 order-events-quarantine:2)
+TOPICS=(order-events:4 pay-ledger:2 driver-daily-pay:2 order-events-dlq:2 order-events-quarantine:2 order-events-audit:2 pay-corrections:2)
 tool() { "$STACK/kafka-tool.sh" org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOT" "$@"; }
 
 existing="$(tool --list)"

@@ -34,6 +34,8 @@ TOPICS = {
     "driver-daily-pay": 2,
     "order-events-dlq": 2,
     "order-events-quarantine": 2,
+    "order-events-audit": 2,
+    "pay-corrections": 2,
 }
 T = TypeVar("T")
 

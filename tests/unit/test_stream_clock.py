@@ -93,3 +93,16 @@ def test_by_default_four_records_ahead_in_a_row_cannot_lift_a_warm_clock() -> No
         assert (
             clock.admit("p0", NINE_AM + hours * 60 * MIN, NOW_S).watermark_ms <= NINE_AM + 8 * MIN
         )
+
+
+def test_a_declared_split_holds_the_watermark_back_until_it_delivers_or_goes_idle() -> None:
+    clock = StreamClock(max_ahead_ms=DAY, tolerate=2, idle_s=60)
+    clock.expect(["p0", "p1"], NOW_S)
+    honest(clock, "p0", range(5))  # a whole batch of one partition, read first
+    assert clock.admit("p0", NINE_AM + 5 * MIN, NOW_S + 1).watermark_ms == NO_TIME
+    honest(clock, "p1", range(3))  # the other partition's older backlog shows up
+    assert clock.admit("p1", NINE_AM + 3 * MIN, NOW_S + 2).watermark_ms == NINE_AM + MIN
+    clock.expect(["p2"], NOW_S + 2)  # owned, but it never delivers
+    assert clock.admit("p0", NINE_AM + 6 * MIN, NOW_S + 61).watermark_ms == NO_TIME
+    assert clock.admit("p1", NINE_AM + 4 * MIN, NOW_S + 62).admitted
+    assert clock.admit("p0", NINE_AM + 7 * MIN, NOW_S + 63).watermark_ms == NINE_AM + 2 * MIN

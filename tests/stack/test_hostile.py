@@ -1,0 +1,134 @@
+"""The hostile corpus inside an honest day, through Kafka, on the real stack.
+
+Zero job restarts; every honest driver-day in PostgreSQL equals the truth to the cent; every
+hostile record is in the committed dead-letter or quarantine topic with its reason; a re-sent
+pair is paid once; and nothing went through the internal-error path.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from driverpay.produce import produce
+from tests.hostile import corpus as hostile
+from tests.stack import stack
+from udfs.money import from_minor
+
+pytestmark = pytest.mark.stack
+TIMEOUT_S = 300
+
+
+class Run:
+    """The day and corpus produced into ``order-events`` and the job that read them."""
+
+    def __init__(self, work: Path) -> None:
+        rng = random.Random(4242)
+        self.day = stack.generated_day(work, seed=13, orders=1200, drivers=60)
+        self.corpus = hostile.build(rng)
+        self.pair = hostile.resent_pair(self.day.lines)
+        lines = hostile.mix(self.day.lines, self.corpus, rng, kafka=True)
+        lines += self.pair + hostile.fillers(500, "2026-11-25", "02:00") + self.pair
+        self.job_id = stack.fresh_start("driverpay-hostile")
+        produce(lines, stack.KAFKA)
+
+
+def pg_days() -> dict[tuple[str, str], tuple[Decimal, int, bool]]:
+    with psycopg.connect(stack.PG_DSN) as conn:
+        rows = conn.execute(
+            "SELECT driver_id, pay_date::text, total_cents, currency, line_count, final "
+            "FROM driver_daily_pay"
+        ).fetchall()
+    return {(d, day): (from_minor(c, cur), n, final) for d, day, c, cur, n, final in rows}
+
+
+@pytest.fixture(scope="module")
+def run(real_stack: None, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    run = Run(tmp_path_factory.mktemp("hostile-stack"))
+    # The fillers move event time past 2026-11-24's finalization, not the 25th's.
+    expected = {k: (t, n, k[1] == hostile.DAY) for k, (t, n) in run.day.expected.items()}
+
+    def settled() -> bool:
+        days = pg_days()
+        return all(days.get(key) == value for key, value in expected.items())
+
+    stack.wait_for(settled, TIMEOUT_S, "every honest driver-day final and equal to truth", 3)
+    return run
+
+
+def committed(topic: str) -> list[dict[str, Any]]:
+    return [json.loads(v) for v in stack.read_topic(topic)]
+
+
+def test_the_job_never_restarted(run: Run) -> None:
+    assert stack.flink(f"/jobs/{run.job_id}")["state"] == "RUNNING"
+    [metric] = stack.wait_for(  # the REST metric store fills a few seconds after start
+        lambda: stack.flink(f"/jobs/{run.job_id}/metrics?get=numRestarts"), 60, "numRestarts"
+    )
+    assert int(float(metric["value"])) == 0
+    assert stack.flink(f"/jobs/{run.job_id}/exceptions")["exceptionHistory"]["entries"] == []
+
+
+def test_every_honest_driver_day_in_postgres_equals_the_truth(run: Run) -> None:
+    days = pg_days()
+    for key, (total, count) in run.day.expected.items():
+        assert days[key] == (total, count, key[1] == hostile.DAY), key
+
+
+def test_each_malformed_record_is_in_the_dead_letter_topic_with_its_reason(run: Run) -> None:
+    dead = stack.wait_for(
+        lambda: (records := committed("order-events-dlq"))
+        and len(records) >= len([h for h in run.corpus.records if h.outcome == "dead_letter"])
+        and records,
+        60,
+        "the dead letters",
+    )
+    by_bytes: dict[bytes, list[dict[str, Any]]] = {}
+    for record in dead:
+        raw = record.get("payload_base64")
+        data = base64.b64decode(raw) if raw else record["payload"].encode()
+        by_bytes.setdefault(data, []).append(record)
+    for hostile_record in run.corpus.records:
+        if hostile_record.outcome != "dead_letter":
+            continue
+        matches = by_bytes.get(hostile_record.payload or b"", [])
+        assert any(hostile_record.reason in r["reason"] for r in matches), hostile_record.name
+        assert all(r["position"].startswith("order-events/") for r in matches)
+    assert len(by_bytes[b""]) >= 2  # the empty record and the null value, each on its own
+
+
+def test_each_hostile_event_is_in_the_quarantine_topic_and_never_paid(run: Run) -> None:
+    quarantined = {r["event_id"]: r for r in committed("order-events-quarantine")}
+    for record in run.corpus.records:
+        if record.outcome == "quarantine" and record.reason:
+            event_id = json.loads(record.payload or b"")["event_id"]
+            assert record.reason in quarantined[event_id]["reason"], record.name
+    ledger = committed("pay-ledger")
+    assert not {r["order_id"] for r in ledger} & run.corpus.never_paid
+    with psycopg.connect(stack.PG_DSN) as conn:
+        rows = conn.execute("SELECT count(*) FROM pay_lines WHERE driver_id = 'd-hostile'")
+        assert rows.fetchone() == (0,)
+
+
+def test_the_resent_pair_is_paid_exactly_once_and_nothing_was_poison(run: Run) -> None:
+    order = json.loads(run.pair[0])["order_id"]
+    deadline = time.monotonic() + 60
+    while True:  # the audit topic commits with the next checkpoint
+        audit = committed("order-events-audit")
+        refused = [r for r in audit if r.get("order_id") == order and "DUPLICATE" in r["kind"]]
+        if refused or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    ledger = [r for r in committed("pay-ledger") if r["order_id"] == order]
+    assert [r["kind"] for r in ledger] == ["LINE"]
+    assert Counter(r["kind"] for r in audit)["POISON"] == 0
+    assert refused, "the re-sent pair left no DUPLICATE or DUPLICATE_LINE audit record"
