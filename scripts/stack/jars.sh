@@ -12,7 +12,7 @@ if ! command -v mvn >/dev/null; then  # a fresh machine: Maven from Debian
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null || die "could not install maven"
 fi
 log "resolving jars from pom.xml into $JARS ..."
-rm -rf "$JARS/flink" "$JARS/plugins" "$JARS/gateway" "$JARS/kafka" "$stamp"
+rm -rf "$JARS/flink" "$JARS/plugins" "$JARS/gateway" "$JARS/kafka" "$JARS/archive" "$stamp"
 mkdir -p "$JARS"
 if ! mvn -q -B -f "$ROOT/pom.xml" generate-resources -Djars.dir="$JARS" >"$JARS/mvn.log" 2>&1; then
   tail -40 "$JARS/mvn.log" >&2; die "maven failed (full log: $JARS/mvn.log)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from udfs.money import from_minor
 
 pytestmark = pytest.mark.stack
 TIMEOUT_S = 300
+TOKEN = secrets.token_urlsafe(32)  # the API refuses tokens shorter than 32 characters
 
 
 def pg_totals() -> dict[tuple[str, str], tuple[Decimal, int]]:
@@ -84,7 +86,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def api(settled: Deployment) -> Iterator[str]:
-    port, token = _free_port(), "test-token"
+    port, token = _free_port(), TOKEN
     env = {**os.environ, "DRIVERPAY_API_TOKEN": token}
     proc = subprocess.Popen(
         [str(stack.ROOT / ".venv/bin/driverpay"), "serve", "--port", str(port)],
@@ -109,7 +111,7 @@ def _healthy(base: str) -> bool:
 
 
 def test_read_api_serves_the_same_totals_as_truth(settled: Deployment, api: str) -> None:
-    headers = {"Authorization": "Bearer test-token"}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(base_url=api, headers=headers, timeout=5) as client:
         for row in settled.truth["daily"]:
             body = client.get(
