@@ -13,7 +13,7 @@ bootstrap:
 jars: bootstrap
 	@scripts/stack/jars.sh
 
-demo: bootstrap
+demo: jars
 	$(BIN)/driverpay demo --output $(DEMO_DIR) --orders $(DEMO_ORDERS)
 
 lint: bootstrap

@@ -106,7 +106,8 @@ def run(
         max_open_ms=max_open_h * HOUR,
         finalize_grace_ms=finalize_grace_min * MINUTE,
     )
-    result = run_file(input, output, load_zones(zones_path()), settings)
+    zones = load_zones(zones_path())
+    result = run_file(input, output, zones, settings, archive_dir=output / "archive")
     rate = result.input_lines / result.seconds if result.seconds else 0
     counts = ", ".join(f"{k}={len(v)}" for k, v in sorted(result.records.items()))
     err.print(

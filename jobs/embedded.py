@@ -23,6 +23,7 @@ from pyflink.datastream.connectors.file_system import (
     StreamFormat,
 )
 
+from jobs.archive import attach_archive
 from jobs.functions import Decoder, decode_staged_line
 from jobs.pipeline import build_pipeline
 from jobs.settings import JobSettings
@@ -129,11 +130,13 @@ def run_file(
     zones: Zones,
     settings: JobSettings,
     decode: Decoder = decode_staged_line,
+    archive_dir: Path | None = None,
 ) -> RunResult:
     """Run the job over ``input_path`` and write the output files into ``output_dir``.
 
-    The files are those of docs/contracts.md ("Embedded run"); ``decode`` is injectable so
-    tests can prove that a fault inside the job stops nothing.
+    The files are those of docs/contracts.md ("Commands"); ``archive_dir`` also receives the
+    raw archive (Parquet by zone and local date, committed with checkpoints). ``decode`` is
+    injectable so tests can prove that a fault inside the job stops nothing.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="driverpay-") as tmp:
@@ -147,7 +150,9 @@ def run_file(
         ).build()
         raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "events-file")
         sinks = FileSinks(work / "parts")
-        build_pipeline(raw.uid("events-file"), decode, zones, settings, sinks)
+        events = build_pipeline(raw.uid("events-file"), decode, zones, settings, sinks)
+        if archive_dir is not None:
+            attach_archive(env, events, archive_dir.resolve().as_uri(), zones)
         env.execute("driverpay-embedded")
         records = sinks.read()
         seconds = time.monotonic() - started

@@ -35,6 +35,7 @@ from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
 from udfs.events import MalformedEventError, OrderEvent, parse_event
 from udfs.ledger import LineKind, PayLine
 from udfs.lifecycle import OrderLifecycle, OrderState, Step, quarantine_record
+from udfs.reconcile import CorrectionError, correction_line
 from udfs.stream_clock import StreamClock
 from udfs.timefmt import format_ms
 
@@ -55,6 +56,18 @@ class Raw(NamedTuple):
 
 
 Decoder = Callable[[Any], Raw]
+
+
+class KafkaRowDecoder:
+    """Kafka rows are ``(raw bytes or null, partition, offset)``; the split is the partition."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    def __call__(self, value: Row) -> Raw:
+        split = f"{self.topic}/{value[1]}"
+        payload = value[0]
+        return Raw(split, f"{split}@{value[2]}", None if payload is None else bytes(payload))
 
 
 def decode_staged_line(value: str) -> Raw:
@@ -177,6 +190,37 @@ class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
             return
         self.valid.inc()
         yield event_to_row(event), admission.watermark_ms
+
+
+class ParseCorrections(Guarded, ProcessFunction):  # type: ignore[misc]
+    """Correction lines from ``driverpay reconcile --apply``, as typed rows for the daily stage.
+
+    Anything that is not a valid correction goes to the dead letter; the daily stage applies
+    each correction at most once, so a correction produced twice pays once.
+    """
+
+    stage = "pay-corrections"
+
+    def __init__(self, zones: Mapping[str, Any], decode: Decoder) -> None:
+        self.zones = zones
+        self.decode = decode
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        group = self.open_guard(runtime_context)
+        self.received = group.counter("corrections_received")
+
+    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
+        yield from self.guarded(lambda: self._parse(value), lambda: self.decode(value)[2], "")
+
+    def _parse(self, value: Any) -> Iterator[Any]:
+        raw = self.decode(value)
+        try:
+            line = correction_line(raw.payload, self.zones)
+        except CorrectionError as exc:
+            yield DEAD_LETTER, dead_letter(f"correction: {exc}", raw.payload, raw.position)
+            return
+        self.received.inc()
+        yield line_event_row(line, line.end_ms)
 
 
 class OrderLifecycleFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]

@@ -11,21 +11,23 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka.admin import AdminClient
-from pyflink.common import Row
 from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import DeliveryGuarantee
 from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
+from jobs.archive import archive, archive_jars
 from jobs.endpoints import Endpoints
-from jobs.functions import Raw
+from jobs.faults import pricing_zones
+from jobs.functions import KafkaRowDecoder
 from jobs.pipeline import build_pipeline
 from jobs.settings import JobSettings
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUT_TOPIC = "order-events"
+CORRECTIONS_TOPIC = "pay-corrections"
 TOPICS = {
     "ledger": "pay-ledger",
     "daily": "driver-daily-pay",
@@ -36,13 +38,6 @@ TOPICS = {
 # Kafka transactions stay open until the checkpoint that covers them completes; 10 min is far
 # above the 10 s checkpoint interval and below the broker's transaction.max.timeout.ms (15 min).
 TRANSACTION_TIMEOUT_MS = "600000"
-
-
-def decode_kafka_row(value: Row) -> Raw:
-    """Kafka rows are ``(raw bytes or null, partition, offset)``; the split is the partition."""
-    split = f"{INPUT_TOPIC}/{value[1]}"
-    payload = value[0]
-    return Raw(split, f"{split}@{value[2]}", None if payload is None else bytes(payload))
 
 
 class KafkaPostgresSinks:
@@ -102,26 +97,50 @@ def source(t_env: StreamTableEnvironment, endpoints: Endpoints) -> DataStream:
     its per-partition stream clock stamps the admitted ones (jobs/pipeline.py), so there is one
     copy of the contract and a record from the future cannot move a partition's watermark.
     """
+    return _raw_topic(t_env, endpoints, INPUT_TOPIC, "order_events_src")
+
+
+def corrections_source(t_env: StreamTableEnvironment, endpoints: Endpoints) -> DataStream:
+    """``pay-corrections`` as raw bytes; its watermark can never move event time.
+
+    A union input holds the daily stage's watermark back unless it has one: this input's is a
+    constant (epoch 0) and it goes idle after 1 s without records, so it is ignored, and when a
+    correction arrives its watermark is behind the others and Flink leaves it out of the minimum.
+    """
+    extra = (("ts", "TO_TIMESTAMP_LTZ(0, 3)"),)
+    return _raw_topic(t_env, endpoints, CORRECTIONS_TOPIC, "pay_corrections_src", extra)
+
+
+def _raw_topic(
+    t_env: StreamTableEnvironment,
+    endpoints: Endpoints,
+    topic: str,
+    table: str,
+    watermark: tuple[tuple[str, str], ...] = (),
+) -> DataStream:
+    schema = (
+        Schema.new_builder()
+        .column("payload", DataTypes.BYTES())
+        .column_by_metadata("kafka_partition", DataTypes.INT(), "partition", True)
+        .column_by_metadata("kafka_offset", DataTypes.BIGINT(), "offset", True)
+    )
+    for column, expression in watermark:
+        schema = schema.column_by_expression(column, expression).watermark(column, column)
     descriptor = (
         TableDescriptor.for_connector("kafka")
-        .schema(
-            Schema.new_builder()
-            .column("payload", DataTypes.BYTES())
-            .column_by_metadata("kafka_partition", DataTypes.INT(), "partition", True)
-            .column_by_metadata("kafka_offset", DataTypes.BIGINT(), "offset", True)
-            .build()
-        )
+        .schema(schema.build())
         .format("raw")
-        .option("topic", INPUT_TOPIC)
+        .option("topic", topic)
         .option("properties.bootstrap.servers", endpoints.kafka)
         .option("properties.group.id", endpoints.group_id)
         .option("properties.isolation.level", "read_committed")
         .option("properties.auto.offset.reset", "earliest")
         .option("scan.startup.mode", "group-offsets")
-        .build()
     )
-    t_env.create_temporary_table("order_events_src", descriptor)
-    return t_env.to_data_stream(t_env.from_path("order_events_src"))
+    if watermark:
+        descriptor = descriptor.option("scan.watermark.idle-timeout", "1 s")
+    t_env.create_temporary_table(table, descriptor.build())
+    return t_env.to_data_stream(t_env.from_path(table))
 
 
 def java_string_hash(text: str) -> int:
@@ -156,50 +175,18 @@ def owned_partitions(bootstrap: str, parallelism: int) -> dict[int, tuple[str, .
 
 
 def register_pg_tables(t_env: StreamTableEnvironment, endpoints: Endpoints) -> None:
-    """JDBC upsert tables matching sql/migrations (primary keys make writes idempotent)."""
-    columns = {
-        "pg_pay_lines": (
-            "pay_lines",
-            ["line_id"],
-            [
-                ("line_id", DataTypes.STRING().not_null()),
-                ("kind", DataTypes.STRING()),
-                ("order_id", DataTypes.STRING()),
-                ("driver_id", DataTypes.STRING()),
-                ("zone", DataTypes.STRING()),
-                ("pay_date", DataTypes.DATE()),
-                ("start_ts", DataTypes.TIMESTAMP(3)),
-                ("end_ts", DataTypes.TIMESTAMP(3)),
-                ("base_ms", DataTypes.BIGINT()),
-                ("weighted_ms", DataTypes.DECIMAL(38, 6)),
-                ("rate_per_minute", DataTypes.DECIMAL(38, 6)),
-                ("amount_cents", DataTypes.BIGINT()),
-                ("amount", DataTypes.DECIMAL(18, 4)),
-                ("currency", DataTypes.STRING()),
-                ("zones_version", DataTypes.STRING()),
-                ("rule_version", DataTypes.STRING()),
-                ("reason", DataTypes.STRING()),
-            ],
-        ),
-        "pg_driver_daily_pay": (
-            "driver_daily_pay",
-            ["driver_id", "pay_date"],
-            [
-                ("driver_id", DataTypes.STRING().not_null()),
-                ("pay_date", DataTypes.DATE().not_null()),
-                ("total_cents", DataTypes.BIGINT()),
-                ("currency", DataTypes.STRING()),
-                ("line_count", DataTypes.INT()),
-                ("version", DataTypes.BIGINT()),
-                ("final", DataTypes.BOOLEAN()),
-                ("post_final", DataTypes.BOOLEAN()),
-                ("as_of", DataTypes.TIMESTAMP(3)),
-            ],
-        ),
-    }
-    for name, (table, key, cols) in columns.items():
+    """JDBC upsert tables with the columns sql/migrations define (primary keys: idempotent writes).
+
+    Derived by jobs/pg_schema.py, not declared again here, so a migration's new column is
+    written as soon as sql/pg_sinks.sql selects it (tests/unit/test_pg_schema.py checks both).
+    """
+    from jobs.pg_schema import read_migrations, sink_columns
+
+    tables = read_migrations()
+    for name, table in (("pg_pay_lines", "pay_lines"), ("pg_driver_daily_pay", "driver_daily_pay")):
+        key = tables[table].primary_key
         schema = Schema.new_builder()
-        for column, dtype in cols:
+        for column, dtype in sink_columns(tables[table]):
             schema = schema.column(column, dtype)
         descriptor = TableDescriptor.for_connector("jdbc").schema(schema.primary_key(*key).build())
         for option, value in {**endpoints.jdbc(), "table-name": table}.items():
@@ -224,12 +211,22 @@ def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSe
     sinks = KafkaPostgresSinks(t_env, endpoints)
     raw = source(t_env, endpoints)
     owned = owned_partitions(endpoints.kafka, settings.parallelism)
-    build_pipeline(raw, decode_kafka_row, zones, settings, sinks, owned)
+    fixes = (corrections_source(t_env, endpoints), KafkaRowDecoder(CORRECTIONS_TOPIC))
+    priced = pricing_zones(zones)  # the zones themselves, unless a test injects a pay bug
+    events = build_pipeline(
+        raw, KafkaRowDecoder(INPUT_TOPIC), priced, settings, sinks, owned, corrections=fixes
+    )
     register_pg_tables(t_env, endpoints)
     statements = t_env.create_statement_set()
     for statement in sql_statements(ROOT / "sql" / "pg_sinks.sql"):
         statements.add_insert_sql(statement)
+    archive(events, archive_path(), zones, t_env, statements)
     statements.attach_as_datastream()
+
+
+def archive_path() -> str:
+    """``DRIVERPAY_ARCHIVE``: a folder or any Flink file-system URI (default .run/archive)."""
+    return os.environ.get("DRIVERPAY_ARCHIVE") or (ROOT / ".run" / "archive").as_uri()
 
 
 def main() -> None:
@@ -237,6 +234,7 @@ def main() -> None:
     env = StreamExecutionEnvironment.get_execution_environment()
     # Connector jars resolved by Maven (pom.xml) into .jars/flink, shipped with the job.
     env.add_jars(*(jar.as_uri() for jar in sorted((ROOT / ".jars" / "flink").glob("*.jar"))))
+    env.add_jars(*archive_jars())  # Parquet writer for the raw archive (jobs/archive.py)
     settings = JobSettings(parallelism=int(os.environ.get("DRIVERPAY_PARALLELISM", "2")))
     env.set_parallelism(settings.parallelism)
     build(env, Endpoints.from_env(), settings)

@@ -24,6 +24,7 @@ from jobs.functions import (
     DailyTotalsFunction,
     Decoder,
     OrderLifecycleFunction,
+    ParseCorrections,
     ParseEvents,
     daily_key,
 )
@@ -80,12 +81,14 @@ def build_pipeline(
     settings: JobSettings,
     sinks: Sinks,
     owned_splits: Mapping[int, tuple[str, ...]] | None = None,
+    corrections: tuple[DataStream, Decoder] | None = None,
 ) -> DataStream:
     """Parse -> watermarks -> lifecycle by ``order_id`` -> totals by ``(driver_id, pay_date)``.
 
     ``owned_splits``: the source splits each parser subtask reads (Kafka partitions), so the
-    slowest holds the watermark back from the start. Returns the stream of valid, admitted
-    events (typed rows), e.g. for the raw archive.
+    slowest holds the watermark back from the start. ``corrections``: raw correction records
+    (``pay-corrections``) and their decoder; the daily stage applies them like any line.
+    Returns the stream of valid, admitted events (typed rows), e.g. for the raw archive.
     """
     clock = StreamClock(settings.max_ahead_ms, idle_s=settings.split_idle_ms / 1000)
     parse = ParseEvents(frozenset(zones), decode, clock, owned_splits)
@@ -102,6 +105,15 @@ def build_pipeline(
         .name("order-lifecycle")
         .uid("order-lifecycle")
     )
+    stages = [parsed, lines]
+    if corrections is not None:
+        raw_corrections, decode_correction = corrections
+        fixes = raw_corrections.process(
+            ParseCorrections(zones, decode_correction), output_type=LINE_TYPE
+        )
+        fixes = fixes.name("pay-corrections").uid("pay-corrections")
+        stages.append(fixes)
+        lines = lines.union(fixes)
     totals = DailyTotals(zones, settings.finalize_grace_ms, settings.daily_retention_ms)
     daily = (
         lines.key_by(daily_key, key_type=Types.STRING())
@@ -109,13 +121,13 @@ def build_pipeline(
         .name("daily-totals")
         .uid("daily-totals")
     )
-    stages = (parsed, lines, daily)
+    stages.append(daily)
     sinks.ledger(daily.get_side_output(LEDGER))
     sinks.daily(daily)
     sinks.dead_letter(_union(stage.get_side_output(DEAD_LETTER) for stage in stages))
     sinks.quarantine(_union(stage.get_side_output(QUARANTINE) for stage in stages))
     sinks.audit(_union(stage.get_side_output(AUDIT) for stage in stages))
-    sinks.retired(_union(stage.get_side_output(RETIRED) for stage in (lines, daily)))
+    sinks.retired(_union(stage.get_side_output(RETIRED) for stage in (stages[1], daily)))
     return events
 
 

@@ -16,6 +16,7 @@ twice gives the same lines, and once the corrections are in the ledger a new run
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -162,3 +163,35 @@ def _ms(value: Any, default: int = 0) -> int:
     if isinstance(value, int):
         return value
     return parse_rfc3339_ms(str(value))
+
+
+class CorrectionError(ValueError):
+    """A record on the corrections input that is not a correction line."""
+
+
+CORRECTION_KINDS = frozenset({LineKind.REVERSAL, LineKind.ADJUSTMENT})
+
+
+def correction_line(payload: bytes | None, zones: Mapping[str, Any]) -> PayLine:
+    """A correction from its JSON record (``PayLine.to_record``'s shape), validated.
+
+    Only reversals and adjustments with a reason, for a known zone, are corrections: the daily
+    stage then applies each at most once, like any line.
+    """
+    try:
+        record = json.loads(payload or b"")
+    except (ValueError, RecursionError):
+        raise CorrectionError("not a JSON object") from None
+    if not isinstance(record, dict):
+        raise CorrectionError("not a JSON object")
+    try:
+        line = line_from_record(record)
+    except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
+        raise CorrectionError(f"not a ledger line: {type(exc).__name__}: {exc}") from None
+    if line.kind not in CORRECTION_KINDS:
+        raise CorrectionError(f"kind {line.kind.value} is not a correction")
+    if not line.reason:
+        raise CorrectionError("a correction must name its reason")
+    if line.interval.zone not in zones:
+        raise CorrectionError(f"unknown zone {line.interval.zone!r}")
+    return line
