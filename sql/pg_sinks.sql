@@ -2,6 +2,8 @@
 -- Both inserts are upserts on the table's primary key, so a replay after a crash rewrites the
 -- same rows (pay_lines) or moves a day forward again to the same final version (driver_daily_pay).
 -- `ledger_json` and `daily_json` are views over the job's JSON output streams (column `json`).
+-- Each SELECT lists the sink table's columns in table order: jobs/pg_schema.py derives those
+-- from sql/migrations, and tests/unit/test_pg_schema.py fails when this file and they disagree.
 
 INSERT INTO pg_pay_lines
 SELECT
@@ -21,7 +23,13 @@ SELECT
     JSON_VALUE(json, '$.currency'),
     JSON_VALUE(json, '$.zones_version'),
     JSON_VALUE(json, '$.rule_version'),
-    JSON_VALUE(json, '$.reason')
+    JSON_VALUE(json, '$.reason'),
+    TO_TIMESTAMP(REPLACE(REPLACE(JSON_VALUE(json, '$.interval_start'), 'T', ' '), 'Z', '')),
+    TO_TIMESTAMP(REPLACE(REPLACE(JSON_VALUE(json, '$.interval_end'), 'T', ' '), 'Z', '')),
+    JSON_VALUE(json, '$.start_event_id'),
+    JSON_VALUE(json, '$.end_event_id'),
+    JSON_VALUE(json, '$.end_type'),
+    JSON_VALUE(json, '$.schedule_version')
 FROM ledger_json;
 
 INSERT INTO pg_driver_daily_pay
