@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,33 @@ def read_stream_folder(folder: Path, day: str) -> Streamed:
     return Streamed(totals, lines)
 
 
+# ``pay_lines`` columns a line is rebuilt from, in ``pg_line``'s order. The first 14 are those of
+# migration 001; the interval identity (migration 003) makes a rebuilt line the streamed one.
+PG_LINE_COLUMNS = (
+    "line_id",
+    "kind",
+    "order_id",
+    "driver_id",
+    "zone",
+    "start_ts",
+    "end_ts",
+    "base_ms",
+    "weighted_ms",
+    "rate_per_minute",
+    "amount_cents",
+    "currency",
+    "zones_version",
+    "reason",
+    "interval_start",
+    "interval_end",
+    "start_event_id",
+    "end_event_id",
+    "end_type",
+    "schedule_version",
+)
+_PG_001_COLUMNS = 14
+
+
 def read_postgres(dsn: str, day: str) -> Streamed:
     """``driver_daily_pay`` and ``pay_lines`` of the date (passwords via PGPASSFILE)."""
     import psycopg
@@ -113,9 +141,7 @@ def read_postgres(dsn: str, day: str) -> Streamed:
         )
         totals = {(d, day): (int(c), cur_) for d, c, cur_ in cur.fetchall()}
         cur.execute(
-            "SELECT line_id, kind, order_id, driver_id, zone, start_ts, end_ts, base_ms, "
-            "weighted_ms, rate_per_minute, amount_cents, currency, zones_version, reason "
-            "FROM pay_lines WHERE pay_date = %s",
+            f"SELECT {', '.join(PG_LINE_COLUMNS)} FROM pay_lines WHERE pay_date = %s",
             (day,),
         )
         lines = [pg_line(row, day) for row in cur.fetchall()]
@@ -123,33 +149,57 @@ def read_postgres(dsn: str, day: str) -> Streamed:
 
 
 def pg_line(row: tuple[Any, ...], day: str) -> PayLine:
-    """A ``pay_lines`` row as a line (amount from the exact integer cents)."""
-    (lid, kind, order, driver, zone, start, end, base, weighted, rate, cents, currency, zv, why) = (
-        row
-    )
+    """A ``pay_lines`` row (``PG_LINE_COLUMNS``) as the line the job streamed.
+
+    The amount comes from the exact integer cents. The interval identity (bounds, event ids,
+    end type) and ``schedule_version`` make ``line_id``, ``interval_key`` and the record those
+    of the streamed line, so a reversal built from it is accepted by the daily stage. A row
+    written before migration 003 has them NULL, and a caller selecting only 001's 14 columns
+    has none: both fall back to the line's own bounds and empty ids, as before
+    (``udfs.reconcile.line_from_record``).
+    """
+    if len(row) not in (_PG_001_COLUMNS, len(PG_LINE_COLUMNS)):
+        raise ValueError(f"pay_lines row of {len(row)} columns, expected {PG_LINE_COLUMNS}")
+    col = dict(zip(PG_LINE_COLUMNS, row, strict=False))
+    currency = col["currency"]
     return line_from_record(
         {
-            "line_id": lid,
-            "kind": kind,
-            "order_id": order,
-            "driver_id": driver,
-            "zone": zone,
+            "line_id": col["line_id"],
+            "kind": col["kind"],
+            "order_id": col["order_id"],
+            "driver_id": col["driver_id"],
+            "zone": col["zone"],
             "pay_date": day,
-            "start": _iso(start),
-            "end": _iso(end),
-            "base_ms": base,
-            "weighted_ms": weighted,
-            "rate_per_minute": rate,
-            "amount": str(from_minor(int(cents), currency)),
+            "start": _iso(col["start_ts"]),
+            "end": _iso(col["end_ts"]),
+            "base_ms": col["base_ms"],
+            "weighted_ms": col["weighted_ms"],
+            "rate_per_minute": _unpadded(col["rate_per_minute"]),
+            "amount": str(from_minor(int(col["amount_cents"]), currency)),
             "currency": currency,
-            "zones_version": zv,
-            "reason": why,
+            "zones_version": col["zones_version"],
+            "schedule_version": col.get("schedule_version"),
+            "reason": col["reason"],
+            "interval_start": _iso(col.get("interval_start")),
+            "interval_end": _iso(col.get("interval_end")),
+            "start_event_id": col.get("start_event_id"),
+            "end_event_id": col.get("end_event_id"),
+            "end_type": col.get("end_type"),
         }
     )
 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _unpadded(value: Decimal | None) -> str | None:
+    """A rate without the zeros the sink's fixed scale added (``0.350000`` -> ``0.35``).
+
+    The job writes rates as DECIMAL(38, 6) and PostgreSQL keeps that scale, so the zones file's
+    own text is lost: the shortest exact text is the best guess (``0.30`` comes back ``0.3``).
+    """
+    return None if value is None else format(value.normalize(), "f")
 
 
 def reconcile(
