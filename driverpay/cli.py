@@ -123,7 +123,7 @@ def demo(
     parallelism: Annotated[int, typer.Option(min=1, max=8)] = 1,
 ) -> None:
     """Generate a messy day, run the streaming job embedded, and check totals against truth."""
-    from driverpay.demo import summarize
+    from driverpay.demo import chart_top_driver, summarize
     from driverpay.generate import GenConfig
     from driverpay.generate import generate as run_generator
     from jobs.embedded import run_file
@@ -139,7 +139,12 @@ def demo(
         run_generator(config, zones, events, truth, progress=lambda n: bar.advance(task, n))
     err.print(f"generated {events}; running the streaming job on embedded Flink...")
     result = run_file(events, output, zones, JobSettings(parallelism=parallelism))
-    if not summarize(Console(), result, truth):
+    console = Console()
+    passed = summarize(console, result, truth)
+    chart = chart_top_driver(output, zones)
+    if chart is not None:
+        console.print(f"chart of the best-paid driver-day: {chart}", soft_wrap=True)
+    if not passed:
         raise typer.Exit(1)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from driverpay.check import compare, daily_from_output, daily_from_truth
+from driverpay.recompute import read_jsonl
 from jobs.embedded import RunResult
+from udfs.zones import Zones
 
 
 def summarize(console: Console, result: RunResult, truth_path: Path, top: int = 10) -> bool:
@@ -77,3 +81,28 @@ def _print_mess(console: Console, result: RunResult, injected: dict[str, int]) -
     for name, want, got in rows:
         table.add_row(name, str(want), str(got))
     console.print(table)
+
+
+def chart_top_driver(folder: Path, zones: Zones) -> Path | None:
+    """Draw the best-paid driver-day of a run folder to ``folder/chart-<driver>.png``.
+
+    The demo ends with a picture a person can check by eye: the driver with the highest daily
+    total in the run's most common currency (totals in different currencies do not compare),
+    ties broken by driver id. ``None`` when the run paid nobody.
+    """
+    from driverpay.chart import DriverDay, lines_from_folder, render
+
+    daily = folder / "driver_daily_pay.jsonl"
+    rows = list(read_jsonl(daily)) if daily.is_file() else []
+    if not rows:
+        return None
+    currency = Counter(r["currency"] for r in rows).most_common(1)[0][0]
+    top = max(
+        (r for r in rows if r["currency"] == currency),
+        key=lambda r: (Decimal(r["total"]), r["driver_id"]),
+    )
+    driver, day = str(top["driver_id"]), date.fromisoformat(top["pay_date"])
+    # Driver ids may hold any printable character (docs/contracts.md): keep the file name plain.
+    path = folder / f"chart-{re.sub(r'[^A-Za-z0-9._-]', '_', driver)}.png"
+    render(DriverDay(driver, day, lines_from_folder(folder, driver, day)), zones, path)
+    return path
