@@ -5,6 +5,8 @@
   nothing and a second apply adds nothing.
 - A peak window corrected at 5 pm (a new zones version): the day's lines, priced under the old
   version, keep it; reconcile under the new version re-prices them by adjustments.
+- A line for a day whose streaming state is gone is not applied by the stream (it is audited);
+  it reaches the ledger through reconcile, once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from driverpay.reconcile import reconcile
 from jobs.embedded import run_file
 from jobs.faults import overpaying_peaks
 from jobs.settings import JobSettings
+from tests.flink.conftest import TEST_FLINK
+from tests.hostile import corpus as hostile
 from udfs.money import to_minor
 from udfs.zones import load_zones
 
@@ -130,3 +134,46 @@ def test_a_peak_window_corrected_at_5pm_is_repriced_by_adjustments_lines_keep_th
     adjustments = [c for c in report.corrections if c.kind.value == "ADJUSTMENT"]
     assert {c.zones_version for c in adjustments} == {fixed.version}
     assert all(c.reason and "reconcile" in c.reason for c in report.corrections)
+
+
+def test_a_line_for_a_day_past_retention_reaches_the_ledger_only_through_reconcile_once(
+    tmp_path: Path,
+) -> None:
+    late = [
+        hostile.dump(hostile.event(f"late-{k}", "o-late-day", "d-late", k, hostile.at(t)))
+        for k, t in (("ACCEPTED", "22:00"), ("DELIVERED", "22:30"))
+    ]
+    lines = hostile.fillers(300, "2026-11-24", "20:00")  # the day, paid to a filler driver
+    lines += hostile.fillers(300, "2026-11-25", "02:30")  # final at 01:00, state gone at 02:00
+    lines += late + late  # an order of 22:00 yesterday, sent twice, after the day's state is gone
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "out"
+    settings = JobSettings(daily_retention_ms=3_600_000, flink_options=TEST_FLINK)
+    result = run_file(
+        tmp_path / "in.jsonl", out, load_zones(ZONES_FILE), settings, archive_dir=out / "archive"
+    )
+    assert not [r for r in result.records["pay_ledger"] if r["order_id"] == "o-late-day"]
+    beyond = [r["line"] for r in result.records["audit"] if r["kind"] == "LINE_BEYOND_RETENTION"]
+    # each copy is audited for reconciliation (the order's own state is gone between them too)
+    assert [(x["order_id"], x["amount"]) for x in beyond] == [("o-late-day", "9.00")] * 2
+    assert len({x["line_id"] for x in beyond}) == 1
+
+    report = reconcile(
+        DAY, ZONES_FILE.read_bytes(), out / "archive", tmp_path / "r1", stream=out, apply=True
+    )
+    assert report.deltas == [
+        {
+            "driver_id": "d-late",
+            "pay_date": "2026-11-24",
+            "currency": "USD",
+            "streamed_minor": 0,
+            "recomputed_minor": 900,
+        }
+    ]
+    assert [(c.kind.value, str(c.amount)) for c in report.corrections] == [("ADJUSTMENT", "9.00")]
+    assert ledger_minor(out)[("d-late", "2026-11-24")] == 900
+    again = reconcile(
+        DAY, ZONES_FILE.read_bytes(), out / "archive", tmp_path / "r2", stream=out, apply=True
+    )
+    assert (again.deltas, again.applied) == ([], 0)
+    assert ledger_minor(out)[("d-late", "2026-11-24")] == 900
