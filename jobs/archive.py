@@ -26,6 +26,7 @@ from pyflink.datastream import DataStream, MapFunction, StreamExecutionEnvironme
 from pyflink.table import StreamTableEnvironment
 from pyflink.table.statement_set import StatementSet
 
+from jobs.codec import EVENT_FIELD_TYPES, EVENT_FIELDS
 from udfs.localday import pay_date
 from udfs.zones import Zones
 
@@ -34,16 +35,7 @@ JARS = ROOT / ".jars" / "archive"
 TABLE = "driverpay_archive"
 UID = "archive-local-date"
 DATED_EVENT_TYPE = Types.ROW_NAMED(
-    ["event_id", "order_id", "driver_id", "type", "time_ms", "zone", "event_date"],
-    [
-        Types.STRING(),
-        Types.STRING(),
-        Types.STRING(),
-        Types.STRING(),
-        Types.LONG(),
-        Types.STRING(),
-        Types.STRING(),
-    ],
+    [*EVENT_FIELDS, "event_date"], [*EVENT_FIELD_TYPES, Types.STRING()]
 )
 
 

@@ -13,10 +13,16 @@ from udfs.events import EventType, OrderEvent
 from udfs.ledger import LineKind, PaidInterval, PayLine
 from udfs.lifecycle import OrderState
 
-EVENT_TYPE = Types.ROW_NAMED(
-    ["event_id", "order_id", "driver_id", "type", "time_ms", "zone"],
-    [Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG(), Types.STRING()],
-)
+EVENT_FIELDS = ["event_id", "order_id", "driver_id", "type", "time_ms", "zone"]
+EVENT_FIELD_TYPES = [
+    Types.STRING(),
+    Types.STRING(),
+    Types.STRING(),
+    Types.STRING(),
+    Types.LONG(),
+    Types.STRING(),
+]
+EVENT_TYPE = Types.ROW_NAMED(EVENT_FIELDS, EVENT_FIELD_TYPES)
 TIMESTAMPED_EVENT = Types.TUPLE([EVENT_TYPE, Types.LONG()])  # (event, event time ms)
 _LINE_FIELDS = [
     ("line_id", Types.STRING()),
@@ -108,16 +114,7 @@ def row_to_line(r: Row) -> PayLine:
 
 
 EVENT_STATE_TYPE = Types.ROW_NAMED(
-    ["event_id", "order_id", "driver_id", "type", "time_ms", "zone", "quarantined"],
-    [
-        Types.STRING(),
-        Types.STRING(),
-        Types.STRING(),
-        Types.STRING(),
-        Types.LONG(),
-        Types.STRING(),
-        Types.BOOLEAN(),
-    ],
+    [*EVENT_FIELDS, "quarantined"], [*EVENT_FIELD_TYPES, Types.BOOLEAN()]
 )
 ORDER_STATE_TYPE = Types.ROW_NAMED(
     ["revision", "timer_ms", "events", "lines"],

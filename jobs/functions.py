@@ -32,7 +32,7 @@ from jobs.codec import (
     row_to_event,
 )
 from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
-from udfs.events import MalformedEventError, OrderEvent, parse_event
+from udfs.events import MalformedEventError, OrderEvent, event_record, parse_event
 from udfs.ledger import LineKind, PayLine
 from udfs.lifecycle import OrderLifecycle, OrderState, Step, quarantine_record
 from udfs.reconcile import CorrectionError, correction_line
@@ -253,7 +253,7 @@ class OrderLifecycleFunction(Guarded, KeyedProcessFunction):  # type: ignore[mis
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         yield from self.guarded(
             lambda: self._on_event(value, ctx),
-            lambda: dumps(_event_json(row_to_event(value))).encode(),
+            lambda: dumps(event_record(row_to_event(value))).encode(),
             f"order {ctx.get_current_key()!r}",
         )
 
@@ -417,17 +417,6 @@ def daily_key(row: Row) -> str:
 def _retired(kind: str, key: str, subtask: int, live: int) -> str:
     """State for ``key`` was cleared; ``live_after`` is what this subtask still holds."""
     return dumps({"kind": kind, "key": key, "subtask": subtask, "live_after": live})
-
-
-def _event_json(event: OrderEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "order_id": event.order_id,
-        "driver_id": event.driver_id,
-        "type": event.type.value,
-        "event_time": format_ms(event.time_ms),
-        "zone": event.zone,
-    }
 
 
 def _audit(kind: str, event: OrderEvent, watermark: int) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from udfs.timefmt import TimestampError, parse_rfc3339_ms
+from udfs.timefmt import TimestampError, format_ms, parse_rfc3339_ms
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_ID_CHARS = 128  # event_id, order_id and driver_id alike
@@ -55,6 +55,18 @@ class OrderEvent:
     type: EventType
     time_ms: int
     zone: str
+
+
+def event_record(event: OrderEvent) -> dict[str, Any]:
+    """An event as the job's outputs show it (quarantine, poison dead letters)."""
+    return {
+        "event_id": event.event_id,
+        "order_id": event.order_id,
+        "driver_id": event.driver_id,
+        "type": event.type.value,
+        "event_time": format_ms(event.time_ms),
+        "zone": event.zone,
+    }
 
 
 class MalformedEventError(ValueError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from udfs.events import EventType, OrderEvent
+from udfs.events import EventType, OrderEvent, event_record
 from udfs.ledger import LineKind, PaidInterval, PayLine, line_id, lines_for
 from udfs.timefmt import format_ms
 from udfs.zones import Zone, Zones
@@ -281,13 +281,4 @@ def quarantine_record(
     event: OrderEvent, reason: str, kind: str = "INVALID_TRANSITION"
 ) -> dict[str, Any]:
     """The quarantine output's shape: the event as understood, plus why it was set aside."""
-    return {
-        "kind": kind,
-        "reason": reason,
-        "event_id": event.event_id,
-        "order_id": event.order_id,
-        "driver_id": event.driver_id,
-        "type": event.type.value,
-        "event_time": format_ms(event.time_ms),
-        "zone": event.zone,
-    }
+    return {"kind": kind, "reason": reason, **event_record(event)}

@@ -185,6 +185,18 @@ def fresh_start(group: str, extra: list[str] | None = None) -> str:
     return submit(group_id=f"{group}-{time.time_ns()}", extra=extra)
 
 
+def savepoint(job: str) -> str:
+    """Stop ``job`` with a savepoint (``scripts/stack/savepoint.sh``); the savepoint's path."""
+    out = subprocess.run(
+        [str(ROOT / "scripts/stack/savepoint.sh"), job],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
 def completed_checkpoints(job: str) -> int:
     """How many checkpoints the job has completed."""
     return int(flink(f"/jobs/{job}/checkpoints")["counts"]["completed"])

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -161,15 +160,8 @@ def test_a_window_corrected_at_5pm_is_repriced_after_a_savepoint_upgrade(
     produce(day.lines[:half], stack.KAFKA)
     stack.wait_for(lambda: stack.completed_checkpoints(first) >= 2, 120, "checkpoints")
     stack.wait_for(quiet_lines(), 120, "the first job to pay everything it was sent", every=3)
-    out = subprocess.run(
-        [str(stack.ROOT / "scripts/stack/savepoint.sh"), first],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=True,
-    )
+    savepoint = stack.savepoint(first)
     monkeypatch.setenv("DRIVERPAY_ZONES", str(fixed))
-    savepoint = out.stdout.strip().splitlines()[-1]
     stack.submit(group_id=f"driverpay-5pm-fixed-{time.time_ns()}", extra=["-s", savepoint])
     produce(day.lines[half:] + hostile.fillers(200, "2026-11-25", "02:00"), stack.KAFKA)
     settle(day, archive)

@@ -6,7 +6,6 @@ once: the stable operator uids carry every order's state into the new job.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -27,14 +26,7 @@ def test_resuming_from_a_savepoint_carries_open_orders_across_the_upgrade(
     first = stack.fresh_start("driverpay-upgrade")
     produce(day.lines[:half], stack.KAFKA)
     stack.wait_for(lambda: stack.completed_checkpoints(first) >= 2, 120, "first job's checkpoints")
-    out = subprocess.run(
-        [str(stack.ROOT / "scripts/stack/savepoint.sh"), first],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=True,
-    )
-    savepoint = out.stdout.strip().splitlines()[-1]
+    savepoint = stack.savepoint(first)
     assert pg_totals() != day.expected, "the first half already paid the whole day"
 
     second = stack.submit(group_id=f"driverpay-upgraded-{time.time_ns()}", extra=["-s", savepoint])
