@@ -1,4 +1,4 @@
-"""The read API (BRIEF 1.5): drivers' daily pay and its audit lines, served from PostgreSQL.
+"""The read API (contracts §8): drivers' daily pay and its audit lines, served from PostgreSQL.
 
 Readers connect as their own role. The streaming job writes ``pay_lines`` and ``driver_daily_pay``
 as ``driverpay`` (a writer that owns nothing); this API connects as ``driverpay_reader`` (its

@@ -1,4 +1,4 @@
-"""JSON shapes of the read API (BRIEF 1.5): what clients get back, documented in OpenAPI."""
+"""JSON shapes of the read API (contracts §8): what clients get back, documented in OpenAPI."""
 
 from __future__ import annotations
 

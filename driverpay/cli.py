@@ -19,13 +19,13 @@ err = Console(stderr=True)
 
 
 def zones_path() -> Path:
-    """The zones file named by DRIVERPAY_ZONES (BRIEF 1.5)."""
+    """The zones file named by DRIVERPAY_ZONES (docs/contracts.md §9)."""
     return Path(os.environ.get("DRIVERPAY_ZONES", "config/zones.yaml"))
 
 
 @app.command()
 def pay() -> None:
-    """Price work intervals against peak windows: JSON on stdin, JSON on stdout (BRIEF 1.4).
+    """Price work intervals against peak windows: JSON on stdin, JSON on stdout (contracts §4).
 
     Bad input exits 2 with one line on stderr naming the field. Bounds: at most 8 MiB of UTF-8
     (no BOM, no duplicate keys); at most 100,000 intervals and 100,000 peaks; rate_per_minute
@@ -171,7 +171,7 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
-    """Serve the read API (BRIEF 1.5) with uvicorn; needs DRIVERPAY_API_TOKEN."""
+    """Serve the read API (docs/contracts.md §9) with uvicorn; needs DRIVERPAY_API_TOKEN."""
     import uvicorn
 
     from driverpay.api import ConfigError, app_from_env

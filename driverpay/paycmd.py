@@ -1,4 +1,4 @@
-"""``driverpay pay`` (BRIEF 1.4): one JSON document in, one out, errors naming the field.
+"""``driverpay pay`` (docs/contracts.md §4): one JSON document in, one out, errors naming the field.
 
 Every input is untrusted, so everything is bounded before the engine sees it: the engine's
 exact decimal arithmetic is only exact (and only fast) inside these bounds, and an error that
@@ -34,7 +34,7 @@ from udfs.pay import price_span
 from udfs.schedule import PeakSchedule, PeakWindow
 from udfs.timefmt import TimestampError, parse_rfc3339_ms
 
-CURRENCY = "USD"  # BRIEF 1.4 has no currency: amounts are rounded to cents.
+CURRENCY = "USD"  # The pay command's contract has no currency: amounts are rounded to cents.
 
 MAX_INPUT_BYTES = 8 * 1024 * 1024
 MAX_ITEMS = 100_000

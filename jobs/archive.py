@@ -1,6 +1,6 @@
 """The raw event archive: every valid event, exactly once, as Parquet by zone and local date.
 
-Layout (docs/contracts.md, BRIEF 1.6): ``<base>/zone=<zone>/event_date=<YYYY-MM-DD>/part-*``,
+Layout (docs/contracts.md §6): ``<base>/zone=<zone>/event_date=<YYYY-MM-DD>/part-*``,
 the date being the event's date on its zone's wall clock (``udfs.localday.pay_date``, the one
 local-day rule). ``driverpay recompute`` reads a day and its two neighbours from it.
 

@@ -34,7 +34,7 @@ _NOT_IN_URL = {"host", "hostaddr", "port", "dbname", "user", "password", "passfi
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where the job reads and writes, from the BRIEF 1.5 environment variables."""
+    """Where the job reads and writes, from the environment variables of docs/contracts.md §9."""
 
     kafka: str
     pg_dsn: str

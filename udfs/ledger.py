@@ -83,7 +83,7 @@ class PayLine:
         )
 
     def to_record(self) -> dict[str, Any]:
-        """The JSON shape of BRIEF 1.5 (decimals as strings, instants as RFC 3339 UTC)."""
+        """The ledger shape of contracts §5 (decimals as strings, instants as RFC 3339 UTC)."""
         iv = self.interval
         return {
             "line_id": self.line_id,

@@ -1,6 +1,6 @@
 """The local-day rule: which calendar date an instant is paid on, and where days split.
 
-This module is the only place that turns instants into pay dates (BRIEF 1.2).
+This module is the only place that turns instants into pay dates (docs/contracts.md §2).
 """
 
 from __future__ import annotations

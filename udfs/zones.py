@@ -1,4 +1,4 @@
-"""Zones reference data (BRIEF 1.3): load, validate, and version by content hash."""
+"""Zones reference data (docs/contracts.md §3): load, validate, and version by content hash."""
 
 from __future__ import annotations
 

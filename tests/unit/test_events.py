@@ -1,4 +1,4 @@
-"""The input event contract (BRIEF 1.1): valid events parse, malformed ones say which field."""
+"""The input event contract (contracts §1): valid events parse, malformed ones say which field."""
 
 import contextlib
 import json

@@ -1,4 +1,4 @@
-"""``driverpay pay`` (BRIEF 1.4) as a real subprocess: JSON in, JSON out, exit 2 on bad input."""
+"""``driverpay pay`` (contracts §4) as a real subprocess: JSON in, JSON out, exit 2 on bad input."""
 
 import json
 import subprocess

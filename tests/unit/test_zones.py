@@ -1,4 +1,4 @@
-"""Zones reference data (BRIEF 1.3): validation with precise paths, local windows, content hash."""
+"""Zones reference data (contracts §3): validated with precise paths, local windows, hashed."""
 
 import copy
 import hashlib
