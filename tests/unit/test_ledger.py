@@ -28,7 +28,7 @@ SF_2330 = ms("2026-11-24T23:30:00-08:00")
 SF_MIDNIGHT = ms("2026-11-25T00:00:00-08:00")
 SF_0030 = ms("2026-11-25T00:30:00-08:00")
 
-BRIEF_LEDGER_FIELDS = {
+CONTRACT_LEDGER_FIELDS = {
     "line_id",
     "kind",
     "order_id",
@@ -157,7 +157,7 @@ def test_reversing_a_zero_pay_line_writes_zero_not_negative_zero(zones: Zones) -
 def test_a_record_has_every_ledger_field_the_brief_names(zones: Zones) -> None:
     [line] = lines_for(MORNING, zones)
     record = json.loads(line.to_json())
-    assert record.keys() >= BRIEF_LEDGER_FIELDS
+    assert record.keys() >= CONTRACT_LEDGER_FIELDS
     assert record == {
         "line_id": line.line_id,
         "kind": "LINE",

@@ -18,11 +18,11 @@ T1020, T1100 = "2026-11-24T10:20:00Z", "2026-11-24T11:00:00Z"
 T1000_MS, T1030_MS = 1_795_514_400_000, 1_795_516_200_000
 T1020_MS, T1100_MS = 1_795_515_600_000, 1_795_518_000_000
 
-BRIEF_PEAK = {"start": T1020, "end": T1100, "multiplier": "2"}
-BRIEF_EXAMPLE: dict[str, Any] = {
+CONTRACT_PEAK = {"start": T1020, "end": T1100, "multiplier": "2"}
+CONTRACT_EXAMPLE: dict[str, Any] = {
     "rate_per_minute": "0.30",
     "intervals": [{"start": T1000, "end": T1030}],
-    "peaks": [BRIEF_PEAK],
+    "peaks": [CONTRACT_PEAK],
 }
 
 
@@ -43,7 +43,7 @@ def pay(doc: Any) -> dict[str, Any]:
 
 
 def test_the_brief_example_pays_twelve_dollars() -> None:
-    out = pay(BRIEF_EXAMPLE)
+    out = pay(CONTRACT_EXAMPLE)
     assert out == {
         "total": "12.00",
         "intervals": [
@@ -59,7 +59,7 @@ def test_the_brief_example_pays_twelve_dollars() -> None:
 
 
 def test_the_output_is_one_json_document_on_one_line() -> None:
-    done = run_pay(json.dumps(BRIEF_EXAMPLE))
+    done = run_pay(json.dumps(CONTRACT_EXAMPLE))
     assert done.stdout.count("\n") == 1
     assert done.stdout.endswith("}\n")
 
@@ -85,7 +85,7 @@ def test_epoch_millisecond_timestamps_are_accepted() -> None:
 
 
 def test_rfc3339_and_epoch_milliseconds_can_be_mixed() -> None:
-    doc = {**BRIEF_EXAMPLE, "intervals": [{"start": T1000_MS, "end": T1030}]}
+    doc = {**CONTRACT_EXAMPLE, "intervals": [{"start": T1000_MS, "end": T1030}]}
     assert pay(doc)["total"] == "12.00"
 
 
@@ -104,9 +104,9 @@ def test_several_intervals_total_the_sum_of_their_rounded_lines() -> None:
 
 def test_numeric_rate_and_multiplier_are_read_exactly() -> None:
     doc = {
-        **BRIEF_EXAMPLE,
+        **CONTRACT_EXAMPLE,
         "rate_per_minute": 0.3,
-        "peaks": [{**BRIEF_PEAK, "multiplier": 2}],
+        "peaks": [{**CONTRACT_PEAK, "multiplier": 2}],
     }
     assert pay(doc)["total"] == "12.00"
 
@@ -121,7 +121,7 @@ def test_no_intervals_pay_zero() -> None:
 
 
 def test_a_zero_length_interval_pays_zero() -> None:
-    out = pay({**BRIEF_EXAMPLE, "intervals": [{"start": T1020, "end": T1020}]})
+    out = pay({**CONTRACT_EXAMPLE, "intervals": [{"start": T1020, "end": T1020}]})
     assert out["intervals"][0] | {"start": 0, "end": 0} == {
         "start": 0,
         "end": 0,
@@ -146,85 +146,85 @@ BAD_INPUTS = [
     pytest.param(
         {"intervals": [{"start": T1000, "end": T1030}]}, "rate_per_minute", id="missing rate"
     ),
-    pytest.param({**BRIEF_EXAMPLE, "rate_per_minute": "-1"}, "rate_per_minute", id="neg rate"),
-    pytest.param({**BRIEF_EXAMPLE, "rate_per_minute": "NaN"}, "rate_per_minute", id="NaN rate"),
-    pytest.param({**BRIEF_EXAMPLE, "rate_per_minute": True}, "rate_per_minute", id="bool rate"),
+    pytest.param({**CONTRACT_EXAMPLE, "rate_per_minute": "-1"}, "rate_per_minute", id="neg rate"),
+    pytest.param({**CONTRACT_EXAMPLE, "rate_per_minute": "NaN"}, "rate_per_minute", id="NaN rate"),
+    pytest.param({**CONTRACT_EXAMPLE, "rate_per_minute": True}, "rate_per_minute", id="bool rate"),
     pytest.param(
         {
-            **BRIEF_EXAMPLE,
+            **CONTRACT_EXAMPLE,
             "intervals": [{"start": T1000, "end": T1030}, {"start": T1000, "end": "half past ten"}],
         },
         "intervals[1].end",
         id="bad second end",
     ),
     pytest.param(
-        {**BRIEF_EXAMPLE, "intervals": [{"start": T1000, "end": "2026-11-24T10:30:00"}]},
+        {**CONTRACT_EXAMPLE, "intervals": [{"start": T1000, "end": "2026-11-24T10:30:00"}]},
         "intervals[0].end",
         id="naive end",
     ),
     pytest.param(
-        {**BRIEF_EXAMPLE, "intervals": [{"start": T1030, "end": T1000}]},
+        {**CONTRACT_EXAMPLE, "intervals": [{"start": T1030, "end": T1000}]},
         "intervals[0].end",
         id="end before start",
     ),
     pytest.param(
-        {**BRIEF_EXAMPLE, "intervals": [{"end": T1030}]}, "intervals[0].start", id="no start"
+        {**CONTRACT_EXAMPLE, "intervals": [{"end": T1030}]}, "intervals[0].start", id="no start"
     ),
-    pytest.param({**BRIEF_EXAMPLE, "intervals": ["10:00-10:30"]}, "intervals[0]", id="string"),
-    pytest.param({**BRIEF_EXAMPLE, "intervals": {"start": T1000}}, "intervals", id="not a list"),
+    pytest.param({**CONTRACT_EXAMPLE, "intervals": ["10:00-10:30"]}, "intervals[0]", id="string"),
+    pytest.param({**CONTRACT_EXAMPLE, "intervals": {"start": T1000}}, "intervals", id="not a list"),
     pytest.param({"rate_per_minute": "0.30"}, "intervals", id="missing intervals"),
     pytest.param(
-        {**BRIEF_EXAMPLE, "peaks": [{"start": T1020, "end": T1100, "multiplier": "double"}]},
+        {**CONTRACT_EXAMPLE, "peaks": [{"start": T1020, "end": T1100, "multiplier": "double"}]},
         "peaks[0].multiplier",
         id="bad multiplier",
     ),
     pytest.param(
-        {**BRIEF_EXAMPLE, "peaks": [{"start": T1020, "end": T1100}]},
+        {**CONTRACT_EXAMPLE, "peaks": [{"start": T1020, "end": T1100}]},
         "peaks[0].multiplier",
         id="missing multiplier",
     ),
     pytest.param(
-        {**BRIEF_EXAMPLE, "peaks": [{"start": T1100, "end": T1020, "multiplier": "2"}]},
+        {**CONTRACT_EXAMPLE, "peaks": [{"start": T1100, "end": T1020, "multiplier": "2"}]},
         "peaks[0].end",
         id="peak end before start",
     ),
     pytest.param(
-        {**BRIEF_EXAMPLE, "intervals": [{"start": 1.5e12, "end": T1030}]},
+        {**CONTRACT_EXAMPLE, "intervals": [{"start": 1.5e12, "end": T1030}]},
         "intervals[0].start",
         id="float epoch",
     ),
-    pytest.param({**BRIEF_EXAMPLE, "rate_per_minute": "1e30"}, "rate_per_minute", id="absurd rate"),
+    pytest.param({**CONTRACT_EXAMPLE, "rate_per_minute": "1e30"}, "rate_per_minute", id="absurd rate"),
     pytest.param(
-        {**BRIEF_EXAMPLE, "rate_per_minute": "1e999999"}, "rate_per_minute", id="1e999999"
+        {**CONTRACT_EXAMPLE, "rate_per_minute": "1e999999"}, "rate_per_minute", id="1e999999"
     ),
-    pytest.param({**BRIEF_EXAMPLE, "rate_per_minute": "-0"}, "rate_per_minute", id="-0 rate"),
+    pytest.param({**CONTRACT_EXAMPLE, "rate_per_minute": "-0"}, "rate_per_minute", id="-0 rate"),
     pytest.param(
-        {**BRIEF_EXAMPLE, "rate_per_minute": "0.1234567"}, "rate_per_minute", id="7 places"
+        {**CONTRACT_EXAMPLE, "rate_per_minute": "0.1234567"}, "rate_per_minute", id="7 places"
     ),
     *[
         pytest.param(
-            {**BRIEF_EXAMPLE, "peaks": [{**BRIEF_PEAK, "multiplier": m}]},
+            {**CONTRACT_EXAMPLE, "peaks": [{**CONTRACT_PEAK, "multiplier": m}]},
             "peaks[0].multiplier",
             id=f"multiplier {m[:12]}",
         )
         for m in ["1e999999", "1e-999999", "NaN", "Infinity", "-0", "1001", "9" * 100, " 2", "2_0"]
     ],
     pytest.param(
-        {**BRIEF_EXAMPLE, "intervals": [{"start": T1000, "end": "2100-01-01T00:00:00Z"}]},
+        {**CONTRACT_EXAMPLE, "intervals": [{"start": T1000, "end": "2100-01-01T00:00:00Z"}]},
         "intervals[0].end",
         id="end in 2100",
     ),
     pytest.param(
-        {**BRIEF_EXAMPLE, "intervals": [{"start": -1, "end": T1030}]},
+        {**CONTRACT_EXAMPLE, "intervals": [{"start": -1, "end": T1030}]},
         "intervals[0].start",
         id="start before 1970",
     ),
     pytest.param(
-        {**BRIEF_EXAMPLE, "peaks": [{**BRIEF_PEAK, "end": 10**25}]},
+        {**CONTRACT_EXAMPLE, "peaks": [{**CONTRACT_PEAK, "end": 10**25}]},
         "peaks[0].end",
         id="huge epoch peak end",
     ),
-    pytest.param({**BRIEF_EXAMPLE, "peaks": {}}, "peaks", id="peaks not a list"),
+    pytest.param({**CONTRACT_EXAMPLE, "peaks": {}}, "peaks", id="peaks not a list"),
     pytest.param(["not", "an", "object"], "document", id="array document"),
 ]
 

@@ -23,11 +23,11 @@ from driverpay.paycmd import END_MS, MAX_INPUT_BYTES, MAX_ITEMS, PayInputError, 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 T1000, T1030 = "2026-11-24T10:00:00Z", "2026-11-24T10:30:00Z"
-BRIEF_PEAK = {"start": "2026-11-24T10:20:00Z", "end": "2026-11-24T11:00:00Z", "multiplier": "2"}
-BRIEF_EXAMPLE: dict[str, Any] = {
+CONTRACT_PEAK = {"start": "2026-11-24T10:20:00Z", "end": "2026-11-24T11:00:00Z", "multiplier": "2"}
+CONTRACT_EXAMPLE: dict[str, Any] = {
     "rate_per_minute": "0.30",
     "intervals": [{"start": T1000, "end": T1030}],
-    "peaks": [BRIEF_PEAK],
+    "peaks": [CONTRACT_PEAK],
 }
 
 EXTREME_DECIMALS = [
@@ -196,7 +196,7 @@ def nested(depth: int) -> bytes:
 
 
 def with_peak(**changes: Any) -> bytes:
-    return json.dumps({**BRIEF_EXAMPLE, "peaks": [{**BRIEF_PEAK, **changes}]}).encode()
+    return json.dumps({**CONTRACT_EXAMPLE, "peaks": [{**CONTRACT_PEAK, **changes}]}).encode()
 
 
 def many_intervals(n: int) -> bytes:
@@ -214,12 +214,12 @@ BAD_STDIN = [
     pytest.param(with_peak(multiplier="9" * 5000), "peaks[0].multiplier", id="5000 digits"),
     pytest.param(with_peak(end=10**30), "peaks[0].end", id="epoch 1e30"),
     pytest.param(
-        json.dumps({**BRIEF_EXAMPLE, "rate_per_minute": "1e999999"}).encode(),
+        json.dumps({**CONTRACT_EXAMPLE, "rate_per_minute": "1e999999"}).encode(),
         "rate_per_minute",
         id="rate 1e999999",
     ),
     pytest.param(
-        json.dumps({**BRIEF_EXAMPLE, "rate_per_minute": True}).encode(),
+        json.dumps({**CONTRACT_EXAMPLE, "rate_per_minute": True}).encode(),
         "rate_per_minute",
         id="bool rate",
     ),
@@ -235,9 +235,9 @@ BAD_STDIN = [
         id="5000-digit integer",
     ),
     pytest.param(b'{"rate_per_minute": "0.30", "rate_per_minute": "9"}', "document", id="dup"),
-    pytest.param(b"\xef\xbb\xbf" + json.dumps(BRIEF_EXAMPLE).encode(), "document", id="BOM"),
+    pytest.param(b"\xef\xbb\xbf" + json.dumps(CONTRACT_EXAMPLE).encode(), "document", id="BOM"),
     pytest.param(b'{"rate_per_minute": "\xff"}', "document", id="not UTF-8"),
-    pytest.param(json.dumps(BRIEF_EXAMPLE).encode("utf-16"), "document", id="UTF-16"),
+    pytest.param(json.dumps(CONTRACT_EXAMPLE).encode("utf-16"), "document", id="UTF-16"),
     pytest.param(b"[1, 2]", "document", id="array"),
     pytest.param(b"null", "document", id="null"),
     pytest.param(nested(100_000), "document", id="nested 100,000 deep"),
@@ -276,7 +276,7 @@ def test_a_bug_is_one_error_line_with_exit_1_not_a_traceback(
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setattr(paycmd, "run", broken)
-    code, stdout, stderr = invoke_pay(json.dumps(BRIEF_EXAMPLE).encode())
+    code, stdout, stderr = invoke_pay(json.dumps(CONTRACT_EXAMPLE).encode())
     assert (code, stdout) == (1, "")
     assert stderr == "error: internal error (RuntimeError), please report it\n"
 
