@@ -193,7 +193,9 @@ BAD_INPUTS = [
         "intervals[0].start",
         id="float epoch",
     ),
-    pytest.param({**CONTRACT_EXAMPLE, "rate_per_minute": "1e30"}, "rate_per_minute", id="absurd rate"),
+    pytest.param(
+        {**CONTRACT_EXAMPLE, "rate_per_minute": "1e30"}, "rate_per_minute", id="absurd rate"
+    ),
     pytest.param(
         {**CONTRACT_EXAMPLE, "rate_per_minute": "1e999999"}, "rate_per_minute", id="1e999999"
     ),
