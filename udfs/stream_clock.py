@@ -32,6 +32,7 @@ NO_TIME = -(2**63)  # Long.MIN_VALUE: "no watermark yet" for Flink
 class _Split:
     recent: deque[int]
     last_seen_s: float
+    clock: int | None = None  # kept with ``recent``: one sort per admitted record, not per split
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +65,12 @@ class StreamClock:
         if state is None:
             state = self._splits[split] = _Split(deque(maxlen=2 * self.tolerate + 1), now_s)
         state.last_seen_s = now_s
-        clock = self._clock(state)
         now_ms = int(now_s * 1000)
-        reference = now_ms if clock is None else min(clock, now_ms)
+        reference = now_ms if state.clock is None else min(state.clock, now_ms)
         admitted = time_ms <= reference + self.max_ahead_ms
         if admitted:
             state.recent.append(time_ms)
+            state.clock = self._clock(state)
         return Admission(admitted, reference, self._watermark(now_s), reference == now_ms)
 
     def _clock(self, state: _Split) -> int | None:
@@ -84,8 +85,7 @@ class StreamClock:
         for state in self._splits.values():
             if now_s - state.last_seen_s > self.idle_s:
                 continue  # idle: it must not hold the others back forever
-            clock = self._clock(state)
-            if clock is None:
+            if state.clock is None:
                 return NO_TIME
-            clocks.append(clock)
+            clocks.append(state.clock)
         return min(clocks) if clocks else NO_TIME
