@@ -59,6 +59,12 @@ def generate(
     out_of_order_rate: float = 0.2,
     late_rate: float = 0.01,
     malformed_rate: float = 0.01,
+    hot_driver_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of orders taken by driver d00000")
+    ] = 0.0,
+    hot_order_retries: Annotated[
+        int, typer.Option(min=0, help="extra copies of one order's delivery (a retry storm)")
+    ] = 0,
 ) -> None:
     """Write a seeded, messy synthetic day of events and the truth to check a run against."""
     from driverpay.generate import GenConfig
@@ -74,6 +80,8 @@ def generate(
         out_of_order_rate=out_of_order_rate,
         late_rate=late_rate,
         malformed_rate=malformed_rate,
+        hot_driver_share=hot_driver_share,
+        hot_order_retries=hot_order_retries,
     )
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("orders", total=orders)
@@ -354,6 +362,76 @@ def chart(
         f"wrote {output}: {drawn['lines']} lines, total {drawn['total']} {drawn['currency']} "
         f"(zone {drawn['zone']})"
     )
+
+
+@app.command()
+def status(
+    json_: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+    window: Annotated[
+        float, typer.Option(min=0, max=300, help="seconds between two samples (rates, growth)")
+    ] = 10.0,
+    job: Annotated[
+        str | None, typer.Option(help="Flink job id (default: newest driverpay)")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option(help="consumer group (default: DRIVERPAY_GROUP_ID, driverpay)")
+    ] = None,
+    flink_rest: Annotated[
+        str | None, typer.Option(help="Flink REST URL (default: DRIVERPAY_FLINK_REST)")
+    ] = None,
+    prometheus: Annotated[
+        list[str] | None, typer.Option(help="reporter /metrics URL, repeatable (9249-9252)")
+    ] = None,
+    reconcile_dir: Annotated[
+        Path, typer.Option(help="where driverpay reconcile leaves its run folders")
+    ] = Path(".run/reconcile"),
+    textfile: Annotated[
+        Path | None, typer.Option(help="also write a Prometheus textfile (lag, reconcile)")
+    ] = None,
+    checkpoint_intervals: Annotated[
+        float, typer.Option(min=1, help="unhealthy: last checkpoint older than N intervals")
+    ] = 3.0,
+    max_lag: Annotated[int, typer.Option(min=0, help="unhealthy: total lag above")] = 10_000,
+    max_lag_growth: Annotated[
+        float, typer.Option(min=0, help="unhealthy: lag growing faster (records/s)")
+    ] = 200.0,
+    max_skew: Annotated[
+        float, typer.Option(min=1, help="unhealthy: busiest subtask / median of the others")
+    ] = 4.0,
+    skew_min_records: Annotated[
+        int, typer.Option(min=0, help="judge skew only from this many records in")
+    ] = 1_000,
+) -> None:
+    """The job's health on one screen: exit 0 healthy, 1 unhealthy, 2 unreachable/bad usage."""
+    import json
+
+    from driverpay import status as health
+
+    limits = health.Thresholds(
+        checkpoint_intervals, max_lag, max_lag_growth, max_skew, skew_min_records
+    )
+    sources = health.Sources.from_env(
+        flink_rest=flink_rest,
+        prometheus=tuple(prometheus) if prometheus else None,
+        group_id=group,
+        reconcile_dir=reconcile_dir,
+        job_id=job,
+    )
+    try:
+        snapshot = health.collect(sources, window)
+    except health.UnreachableError as exc:
+        print(f"error: {exc}".splitlines()[0], file=sys.stderr)
+        raise typer.Exit(2) from None
+    findings = health.evaluate(snapshot, limits)
+    if textfile is not None:
+        tmp = textfile.with_name(textfile.name + ".tmp")  # the collector never reads half a file
+        tmp.write_text(health.textfile(snapshot, findings))
+        tmp.replace(textfile)
+    if json_:
+        print(json.dumps(health.to_json(snapshot, findings)))
+    else:
+        health.render(Console(), snapshot, findings)
+    raise typer.Exit(1 if findings else 0)
 
 
 def main() -> None:

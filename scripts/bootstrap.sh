@@ -12,6 +12,24 @@ if ((${#need_apt[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# promtool validates ops/prometheus/*.yml in `make test`; it ships in Debian's `prometheus` package,
+# whose postinst would start a Prometheus server: a policy-rc.d that denies every start is put in
+# place for the install (if the machine has none) and removed after; no recommends (node-exporter).
+install_promtool() {
+  local policy=/usr/sbin/policy-rc.d added=0 rc=0
+  if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && added=1; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus || rc=$?
+  if ((added)); then rm -f "$policy"; fi
+  if [[ -x /etc/init.d/prometheus ]] && /etc/init.d/prometheus status >/dev/null 2>&1; then
+    /etc/init.d/prometheus stop   # started by the package despite the policy: not ours to keep
+  fi
+  return "$rc"
+}
+if ! command -v promtool >/dev/null; then
+  echo "bootstrap: installing prometheus (for promtool) from Debian, no service started"
+  install_promtool
+fi
+
 stamp=".venv/.bootstrap-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [[ -f "$stamp" ]]; then
   exit 0
