@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR := .out/demo
 DEMO_ORDERS ?= 20000
 
-.PHONY: bootstrap jars demo test lint typecheck unit flink-tests stack-tests up down submit clean
+.PHONY: bootstrap jars demo test lint typecheck unit flink-tests stack-tests up down submit upgrade sql clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -34,6 +34,14 @@ down:
 
 submit: jars
 	scripts/stack/submit.sh
+
+# Stop with a savepoint, fresh TaskManagers, resubmit the working tree from it (PARALLELISM=P rescales).
+upgrade: jars
+	$(if $(PARALLELISM),DRIVERPAY_PARALLELISM=$(PARALLELISM)) scripts/stack/upgrade.sh
+
+# Flink SQL over the topics and tables (docs/contracts.md §10); QUERY=file runs it in batch mode, VARS="k=v ..."
+sql: jars
+	scripts/stack/sql.sh $(if $(QUERY),-f $(QUERY)) $(foreach v,$(VARS),-D $(v))
 
 clean:
 	rm -rf .out .run

@@ -62,6 +62,12 @@ class LocalDate(MapFunction):  # type: ignore[misc]
         return Row(value[0], value[1], value[2], value[3], value[4], value[5], day)
 
 
+# Fixed, whatever the job's parallelism: the file sink's single partition committer (max
+# parallelism 1) must never chain into a writer of parallelism 1, or it would take the job's max
+# parallelism at p=1 and no savepoint could be rescaled to or from 1 (docs/design.md).
+WRITERS = 2
+
+
 def sink_ddl(base_path: str) -> str:
     """The archive table: Parquet (Snappy), partitioned, committed with a success file."""
     path = base_path.replace("'", "''")
@@ -81,7 +87,8 @@ def sink_ddl(base_path: str) -> str:
             'parquet.compression' = 'SNAPPY',
             'sink.partition-commit.trigger' = 'process-time',
             'sink.partition-commit.delay' = '0 s',
-            'sink.partition-commit.policy.kind' = 'success-file'
+            'sink.partition-commit.policy.kind' = 'success-file',
+            'sink.parallelism' = '{WRITERS}'
         )
     """
 

@@ -22,7 +22,7 @@ from jobs.endpoints import Endpoints
 from jobs.faults import pricing_zones
 from jobs.functions import KafkaRowDecoder
 from jobs.pipeline import build_pipeline
-from jobs.settings import JobSettings
+from jobs.settings import MAX_PARALLELISM, JobSettings
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,6 +207,10 @@ def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSe
     # Keep each key's upserts on one sink subtask, in order, so versions never race.
     t_env.get_config().set("table.exec.sink.keyed-shuffle", "FORCE")
     t_env.get_config().set("table.local-time-zone", "UTC")
+    # Stable uids for the SQL side too (Kafka sources' offsets, sink materializers, the archive's
+    # file sink): without them their state is keyed by a hash of the graph, which changes with
+    # parallelism, and a savepoint taken at 2 could not be resumed at 4 (docs/design.md).
+    t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
     zones = load_zones(os.environ.get("DRIVERPAY_ZONES", str(ROOT / "config" / "zones.yaml")))
     sinks = KafkaPostgresSinks(t_env, endpoints)
     raw = source(t_env, endpoints)
@@ -237,6 +241,7 @@ def main() -> None:
     env.add_jars(*archive_jars())  # Parquet writer for the raw archive (jobs/archive.py)
     settings = JobSettings(parallelism=int(os.environ.get("DRIVERPAY_PARALLELISM", "2")))
     env.set_parallelism(settings.parallelism)
+    env.set_max_parallelism(MAX_PARALLELISM)
     build(env, Endpoints.from_env(), settings)
     env.execute("driverpay")
 

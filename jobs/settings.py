@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE
+# Key groups of every keyed state: the most subtasks a savepoint can ever be rescaled to. Fixed
+# here because changing it makes every existing savepoint unusable (docs/design.md, "Rescaling").
+MAX_PARALLELISM = 128
 
 
 @dataclass(frozen=True)

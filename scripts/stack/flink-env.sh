@@ -8,7 +8,7 @@ FLINK_BIN="$PYFLINK_HOME/bin"
 export FLINK_IDENT_STRING="${FLINK_IDENT_STRING:-${USER:-$(id -un)}}"
 FDIR="$RUN/flink"
 REST_PORT="${FLINK_REST_PORT:-8081}"
-PROM_PORTS="${FLINK_PROM_PORTS:-9249-9250}"
+PROM_PORTS="${FLINK_PROM_PORTS:-9249-9252}"   # JM, then one per TaskManager (up to 3)
 export FLINK_CONF_DIR="$FDIR/conf" FLINK_LIB_DIR="$FDIR/lib" FLINK_PLUGINS_DIR="$FDIR/plugins" FLINK_OPT_DIR="$FDIR/opt" \
   FLINK_LOG_DIR="$FDIR/log" FLINK_PID_DIR="$FDIR/pid"
 
@@ -30,4 +30,12 @@ render_flink_dirs() {
   # opt: the distribution's sql-client/python jars + flink-sql-gateway (the pip wheel lacks it; sql-client.sh looks here)
   rm -f "$FLINK_OPT_DIR"/*.jar
   ln -s "$PYFLINK_HOME"/opt/*.jar "$JARS"/gateway/*.jar "$FLINK_OPT_DIR/"
+}
+
+# running_job: the id of the single RUNNING job named driverpay, or nothing.
+running_job() {
+  curl -sf --max-time 10 "http://127.0.0.1:$REST_PORT/jobs/overview" | python3 -c '
+import json, sys
+running = [j["jid"] for j in json.load(sys.stdin)["jobs"] if j["name"] == "driverpay" and j["state"] == "RUNNING"]
+print(running[0] if len(running) == 1 else "")'
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Local standalone Flink cluster from the venv's pip distribution: flink.sh {start|stop|status}.
-# A watchdog restarts the TaskManager if it dies (kill -9, or Flink's own fatal-error exit, e.g. when
-# the JDBC sink fails to close during a PostgreSQL outage): what a process supervisor does in prod.
+# Local standalone Flink cluster from the venv's pip distribution:
+#   flink.sh {start|stop|status|taskmanager|scale N|restart-taskmanagers}
+# FLINK_TASKMANAGERS (default 1) TaskManagers of 2 slots each; `scale N` changes the count of a running
+# cluster. A watchdog keeps that many alive (kill -9, or Flink's own fatal-error exit, e.g. when the
+# JDBC sink fails to close during a PostgreSQL outage): what a process supervisor does in prod.
 # Config rendered from flink-conf/ into .run/flink/conf; logs .run/flink/log; REST on 127.0.0.1:$FLINK_REST_PORT (8081).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -11,7 +13,10 @@ flink_pids() { cat "$FLINK_PID_DIR"/*.pid 2>/dev/null | while read -r p; do is_o
 overview() { curl -sf --max-time 2 "http://127.0.0.1:$REST_PORT/overview"; }
 # prints "TMs slots-total slots-free" from /overview
 WATCHDOG_PID="$FDIR/watchdog.pid"
-tm_alive() { local p; for p in $(cat "$FLINK_PID_DIR"/*taskexecutor*.pid 2>/dev/null); do is_ours "$p" TaskManagerRunner && return 0; done; return 1; }
+WANT_TMS="$FDIR/taskmanagers"   # how many TaskManagers the watchdog keeps alive
+tm_pids() { local p; for p in $(cat "$FLINK_PID_DIR"/*taskexecutor*.pid 2>/dev/null); do is_ours "$p" TaskManagerRunner && echo "$p"; done; true; }
+tm_count() { tm_pids | wc -l; }
+want_tms() { cat "$WANT_TMS" 2>/dev/null || echo 1; }
 jm_alive() { local p; for p in $(cat "$FLINK_PID_DIR"/*standalonesession*.pid 2>/dev/null); do is_ours "$p" org.apache.flink && return 0; done; return 1; }
 slots() { overview | python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["taskmanagers"], o["slots-total"], o["slots-available"])'; }
 
@@ -26,15 +31,17 @@ start() {
     done
     render_flink_dirs
     rm -f "$FLINK_PID_DIR"/*.pid
+    echo "${FLINK_TASKMANAGERS:-1}" >"$WANT_TMS"
     log "starting cluster (conf: $FLINK_CONF_DIR, logs: $FLINK_LOG_DIR)"
     "$FLINK_BIN/start-cluster.sh" >"$FLINK_LOG_DIR/start-cluster.out" 2>&1 || { cat "$FLINK_LOG_DIR/start-cluster.out" >&2; die "start-cluster.sh failed"; }
+    while (($(tm_count) < $(want_tms))); do taskmanager; done
   fi
   pid_alive "$WATCHDOG_PID" "flink.sh watchdog" || {
     nohup "$STACK/flink.sh" watchdog >>"$FLINK_LOG_DIR/watchdog.log" 2>&1 &
     echo $! >"$WATCHDOG_PID"
   }
   local deadline=$((SECONDS + ${FLINK_START_TIMEOUT:-120})) s=""
-  until s="$(slots 2>/dev/null)" && read -r tms total free <<<"$s" && ((tms >= 1 && free >= need_free)); do
+  until s="$(slots 2>/dev/null)" && read -r tms total free <<<"$s" && ((tms >= $(want_tms) && free >= need_free)); do
     ((SECONDS < deadline)) || { tail -30 "$FLINK_LOG_DIR"/*.log >&2 2>/dev/null; die "no TaskManager with free slots after ${FLINK_START_TIMEOUT:-120}s (got: ${s:-no REST answer})"; }
     sleep 0.5
   done
@@ -65,21 +72,69 @@ status() {
   else log "stopped"; return 3; fi
 }
 
-# Start one more TaskManager on the running cluster (e.g. after one died): the job resumes from
-# its last completed checkpoint once the new slots register.
+# Start TaskManagers until the wanted count runs (e.g. after one died): the job resumes from its
+# last completed checkpoint once the new slots register.
 taskmanager() {
   jm_alive || die "flink is not running"
   exec 9>"$FDIR/taskmanager.lock"
   flock 9   # the watchdog and an operator may both try
-  if tm_alive; then log "a taskmanager is already running"; return 0; fi
-  "$FLINK_BIN/taskmanager.sh" start >>"$FLINK_LOG_DIR/taskmanager-start.out" 2>&1
-  log "taskmanager started"
+  local n; n="$(tm_count)"
+  ((n < $(want_tms))) || { log "$n taskmanager(s) running, as wanted"; exec 9>&-; return 0; }
+  # 9>&-: the TaskManager JVM must not inherit the lock, or it would hold it for its whole life
+  "$FLINK_BIN/taskmanager.sh" start >>"$FLINK_LOG_DIR/taskmanager-start.out" 2>&1 9>&-
+  wait_tms $((n + 1))
+  log "taskmanager started ($((n + 1)) running)"
+  exec 9>&-
+}
+
+# wait_tms N: until N TaskManager processes are alive (a just-forked JVM needs a moment to show).
+wait_tms() { local i; for ((i = 0; i < 100; i++)); do (($(tm_count) >= $1)) && return 0; sleep 0.2; done; die "taskmanager did not start"; }
+
+# Wait until the JobManager sees exactly N TaskManagers (registered ones, not just processes).
+wait_registered() {
+  local deadline=$((SECONDS + 120)) s tms total free
+  until s="$(slots 2>/dev/null)" && read -r tms total free <<<"$s" && ((tms == $1)); do
+    ((SECONDS < deadline)) || die "JobManager sees ${tms:-?} taskmanagers, wanted $1"
+    sleep 0.5
+  done
+}
+
+# scale N: run N TaskManagers (2 slots each). Extra ones stop gracefully; a job on them fails over.
+scale() {
+  [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || die "usage: flink.sh scale N (N >= 1)"
+  jm_alive || die "flink is not running"
+  echo "$1" >"$WANT_TMS"
+  while (($(tm_count) > $1)); do
+    "$FLINK_BIN/taskmanager.sh" stop >>"$FLINK_LOG_DIR/taskmanager-start.out" 2>&1
+    sleep 1
+  done
+  while (($(tm_count) < $1)); do taskmanager; done
+  wait_registered "$1"
+  log "$1 taskmanager(s) running: $(slots)"
+}
+
+# restart-taskmanagers: thread-mode TaskManagers keep a job's Python modules loaded after the job
+# ends, so a changed job needs fresh TaskManagers (make upgrade does this between stop and submit).
+restart_taskmanagers() {
+  jm_alive || die "flink is not running"
+  local want pids p i; want="$(want_tms)"
+  exec 9>"$FDIR/taskmanager.lock"
+  flock 9   # keep the watchdog from starting one while we stop them
+  pids="$(tm_pids | xargs)"
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  for ((i = 0; i < 150; i++)); do (($(tm_count) == 0)) && break; sleep 0.2; done
+  for p in $pids; do kill -0 "$p" 2>/dev/null && kill -9 "$p"; done
+  : >"$(ls "$FLINK_PID_DIR"/*taskexecutor*.pid 2>/dev/null | head -1 || echo /dev/null)"
+  exec 9>&-
+  while (($(tm_count) < want)); do taskmanager; done
+  wait_registered "$want"
+  log "taskmanagers restarted (was: $pids): $(slots)"
 }
 
 watchdog() {
   while jm_alive; do
     sleep 5
-    tm_alive || { log "taskmanager is gone, starting another"; taskmanager || true; }
+    (($(tm_count) < $(want_tms))) && { log "a taskmanager is gone, starting another"; taskmanager || true; }
   done
   log "jobmanager gone, watchdog exits"
 }
@@ -89,6 +144,8 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   taskmanager) taskmanager ;;
+  scale) scale "${2:-}" ;;
+  restart-taskmanagers) restart_taskmanagers ;;
   watchdog) watchdog ;;
-  *) echo "usage: $0 {start|stop|status|taskmanager}" >&2; exit 2 ;;
+  *) echo "usage: $0 {start|stop|status|taskmanager|scale N|restart-taskmanagers}" >&2; exit 2 ;;
 esac

@@ -169,10 +169,10 @@ class Day:
         return int(self.truth["counts"]["pay_lines"])
 
 
-def generated_day(work: Path, seed: int, orders: int, drivers: int) -> Day:
+def generated_day(work: Path, seed: int, orders: int, drivers: int, **knobs: Any) -> Day:
     """Generate a day with the project's generator (and zones) into ``work``."""
     events, truth = work / "events.jsonl", work / "truth.json"
-    config = GenConfig(seed=seed, orders=orders, drivers=drivers)
+    config = GenConfig(seed=seed, orders=orders, drivers=drivers, **knobs)
     generate(config, load_zones(ROOT / "config" / "zones.yaml"), events, truth)
     return Day(read_lines(events), json.loads(truth.read_text()))
 
@@ -195,6 +195,69 @@ def savepoint(job: str) -> str:
         check=True,
     )
     return out.stdout.strip().splitlines()[-1]
+
+
+def upgrade(parallelism: int | None = None) -> str:
+    """``make upgrade`` (``scripts/stack/upgrade.sh``), optionally rescaling; the new job's id."""
+    env = {**os.environ}
+    env.pop("DRIVERPAY_PARALLELISM", None)
+    if parallelism is not None:
+        env["DRIVERPAY_PARALLELISM"] = str(parallelism)
+    out = subprocess.run(
+        [str(ROOT / "scripts/stack/upgrade.sh")],
+        capture_output=True,
+        text=True,
+        timeout=420,
+        env=env,
+    )
+    assert out.returncode == 0, f"upgrade failed:\n{out.stdout}\n{out.stderr}"
+    for line in out.stdout.splitlines():
+        if "JobID" in line:
+            return line.split()[-1]
+    raise AssertionError(f"no job id in upgrade output: {out.stdout}\n{out.stderr}")
+
+
+def scale_taskmanagers(count: int) -> None:
+    """Run ``count`` TaskManagers (``scripts/stack/flink.sh scale``)."""
+    subprocess.run(
+        [str(ROOT / "scripts/stack/flink.sh"), "scale", str(count)],
+        check=True,
+        timeout=240,
+        capture_output=True,
+    )
+
+
+def job_parallelism(job: str) -> int:
+    """The parallelism the job runs at, as its JobManager reports it."""
+    return int(flink(f"/jobs/{job}/config")["execution-config"]["job-parallelism"])
+
+
+def orders_open_across(lines: list[bytes], cut: int) -> set[str]:
+    """Orders with an event before ``cut`` and a paying end at or after it: open at the cut."""
+    before: set[str] = set()
+    ends_after: set[str] = set()
+    for index, line in enumerate(lines):
+        try:
+            event = json.loads(line)
+            order, kind = event["order_id"], event["type"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if index < cut:
+            before.add(order)
+        elif kind in ("DELIVERED", "CANCELLED"):
+            ends_after.add(order)
+    return before & ends_after
+
+
+def taskmanager_pids() -> list[int]:
+    """The live TaskManager processes of the local cluster (PID file checked against /proc)."""
+    pids = []
+    for pid_file in (ROOT / ".run/flink/pid").glob("*taskexecutor*.pid"):
+        for line in pid_file.read_text().split():
+            cmdline = Path(f"/proc/{line}/cmdline")
+            if cmdline.exists() and b"TaskManagerRunner" in cmdline.read_bytes():
+                pids.append(int(line))
+    return pids
 
 
 def completed_checkpoints(job: str) -> int:

@@ -20,18 +20,6 @@ from tests.stack import stack
 from tests.stack.test_deployment import pg_totals
 
 pytestmark = pytest.mark.stack
-PID_DIR = stack.ROOT / ".run/flink/pid"
-
-
-def taskmanager_pids() -> list[int]:
-    pids = []
-    for line in (
-        (PID_DIR / f"flink-{os.environ.get('USER') or 'root'}-taskexecutor.pid").read_text().split()
-    ):
-        cmdline = Path(f"/proc/{line}/cmdline")
-        if cmdline.exists() and b"TaskManagerRunner" in cmdline.read_bytes():
-            pids.append(int(line))
-    return pids
 
 
 def lines_in_postgres() -> int:
@@ -56,7 +44,7 @@ def test_killing_the_taskmanager_mid_stream_neither_loses_nor_doubles_pay(
         "a checkpoint with pay in it",
     )
     paid_before_crash = lines_in_postgres()
-    [victim] = taskmanager_pids()
+    [victim] = stack.taskmanager_pids()
     os.kill(victim, signal.SIGKILL)
     subprocess.run(
         [str(stack.ROOT / "scripts/stack/flink.sh"), "taskmanager"], check=True, timeout=60

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.stack
 RUN = stack.ROOT / ".run"
 # flink-metrics-prometheus 2.2.1 binds `new InetSocketAddress(port)`, the wildcard address, and
 # has no host option: the documented exception (README "Security"), guarded outside the process.
-PROMETHEUS_PORTS = {9249, 9250}
+PROMETHEUS_PORTS = set(range(9249, 9253))  # JM, then one per TaskManager
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 
 
