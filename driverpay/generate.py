@@ -19,6 +19,7 @@ from udfs.timefmt import format_ms, parse_rfc3339_ms
 from udfs.zones import Zones
 
 MINUTE = 60_000
+HOUR = 60 * MINUTE
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class GenConfig:
     unassign_rate: float = 0.08
     cancel_rate: float = 0.05
     abandon_rate: float = 0.002
+    hot_driver_share: float = 0.0  # share of orders taken by one driver (d00000): a hot key
+    hot_order_retries: int = 0  # extra copies of one order's delivery: a client retry storm
 
 
 @dataclass
@@ -82,10 +85,15 @@ def generate(
     truth = Truth(zones.version)
     records: list[tuple[int, int, bytes]] = []
     zone_names = sorted(zones)
+    hot_order_end: dict[str, Any] | None = None
     for index in range(config.orders):
         driver = rng.randrange(config.drivers)
+        if config.hot_driver_share and rng.random() < config.hot_driver_share:
+            driver = 0
         zone = zone_names[driver % len(zone_names)]
         events, intervals = _order(rng, config, zones, index, driver, zone)
+        if index == 0:
+            hot_order_end = events[-1]
         truth.counts["abandoned"] += len(events) == 1
         for interval in intervals:
             _book(truth, interval, zones)
@@ -98,6 +106,11 @@ def generate(
         at = rng.choice(records)[0] + rng.randrange(MINUTE)
         records.append((at, len(records), _malformed(rng)))
         truth.counts["malformed"] += 1
+    if (
+        config.hot_order_retries and hot_order_end
+    ):  # its own generator: the rest of the day stays byte-identical
+        storm = random.Random(config.seed + 1)
+        _retry_storm(storm, truth, records, hot_order_end, config.hot_order_retries)
     records.sort()
     with out.open("wb") as fh:
         fh.writelines(line + b"\n" for _, _, line in records)
@@ -197,6 +210,21 @@ def _arrive(
     if rng.random() < config.duplicate_rate:
         records.append((at + rng.randrange(5 * MINUTE), len(records), line))
         truth.counts["duplicates"] += 1
+
+
+def _retry_storm(
+    rng: random.Random,
+    truth: Truth,
+    records: list[tuple[int, int, bytes]],
+    event: dict[str, Any],
+    copies: int,
+) -> None:
+    """``copies`` more arrivals of ``event`` over the hour after it: one very hot order key."""
+    line = json.dumps(event, separators=(",", ":")).encode()
+    at = _event_ms(event)
+    for _ in range(copies):
+        records.append((at + rng.randrange(HOUR), len(records), line))
+    truth.counts["duplicates"] += copies
 
 
 def _event_ms(event: dict[str, Any]) -> int:

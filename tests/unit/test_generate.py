@@ -112,3 +112,29 @@ def test_a_300_order_day_generates_in_under_two_seconds(tmp_path: Path, zones: Z
     began = time.perf_counter()
     run(tmp_path, "timed", SMALL, zones)
     assert time.perf_counter() - began < 2.0
+
+
+def test_a_hot_driver_takes_about_the_asked_share_of_orders(tmp_path: Path, zones: Zones) -> None:
+    config = replace(SMALL, orders=2000, hot_driver_share=0.3)
+    events, _ = run(tmp_path, "hot", config, zones)
+    accepted = [
+        json.loads(line)["driver_id"]
+        for line in events.splitlines()
+        if b'"type":"ACCEPTED"' in line and line.startswith(b"{")
+    ]
+    share = Counter(accepted)["d00000"] / len(accepted)
+    assert 0.25 < share < 0.4
+
+
+def test_a_retry_storm_adds_only_copies_of_one_delivery_and_changes_no_pay(
+    tmp_path: Path, zones: Zones
+) -> None:
+    calm_events, calm_truth = run(tmp_path, "calm", SMALL, zones)
+    storm_events, storm_truth = run(tmp_path, "storm", replace(SMALL, hot_order_retries=500), zones)
+    extra = Counter(storm_events.splitlines()) - Counter(calm_events.splitlines())
+    [(copy, count)] = extra.items()
+    assert json.loads(copy)["order_id"] == "o0000000"
+    assert count == 500
+    calm, storm = json.loads(calm_truth), json.loads(storm_truth)
+    assert storm["daily"] == calm["daily"]
+    assert storm["counts"]["duplicates"] == calm["counts"]["duplicates"] + 500
