@@ -17,6 +17,7 @@ from pyflink.datastream.connectors.base import DeliveryGuarantee
 from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
+from driverpay import topics
 from jobs.archive import archive, archive_jars
 from jobs.endpoints import Endpoints
 from jobs.faults import pricing_zones
@@ -26,14 +27,15 @@ from jobs.settings import JobSettings
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[1]
-INPUT_TOPIC = "order-events"
-CORRECTIONS_TOPIC = "pay-corrections"
+INPUT_TOPIC = topics.ORDER_EVENTS
+CORRECTIONS_TOPIC = topics.PAY_CORRECTIONS
+ZONES_TOPIC = topics.ZONES
 TOPICS = {
-    "ledger": "pay-ledger",
-    "daily": "driver-daily-pay",
-    "dead_letter": "order-events-dlq",
-    "quarantine": "order-events-quarantine",
-    "audit": "order-events-audit",
+    "ledger": topics.PAY_LEDGER,
+    "daily": topics.DRIVER_DAILY_PAY,
+    "dead_letter": topics.DEAD_LETTER,
+    "quarantine": topics.QUARANTINE,
+    "audit": topics.AUDIT,
 }
 # Kafka transactions stay open until the checkpoint that covers them completes; 10 min is far
 # above the 10 s checkpoint interval and below the broker's transaction.max.timeout.ms (15 min).

@@ -87,7 +87,7 @@ def parse_zones(data: bytes, source: str = "<zones>") -> Zones:
     try:
         doc = yaml.safe_load(data)
     except yaml.YAMLError as exc:
-        raise ZonesError(f"{source}: invalid YAML: {exc}") from None
+        raise ZonesError(f"{source}: invalid YAML: {_one_line(exc)}") from None
     top = _mapping(doc, "")
     entries = _mapping(top.get("zones"), "zones")
     if not entries:
@@ -103,6 +103,14 @@ def parse_zones(data: bytes, source: str = "<zones>") -> Zones:
         effective,
         data,
     )
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: what went wrong and where (PyYAML's own text spans lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def zones_version(data: bytes) -> str:
