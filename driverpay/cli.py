@@ -195,6 +195,27 @@ def _archive_path(archive: Path | None) -> Path:
     return archive or Path(os.environ.get("DRIVERPAY_ARCHIVE", ".out/demo/archive"))
 
 
+ZONES_VERSIONS_HELP = (
+    "zones versions beyond DRIVERPAY_ZONES: a file of version records (one per line, e.g. a "
+    "run's zones_versions.jsonl) or 'kafka' for the zones topic (docs/contracts.md §3)"
+)
+
+
+def _version_records(source: str | None) -> tuple[str, ...]:
+    """Version records from a file of records, or the ``zones`` topic (``kafka``)."""
+    if source is None:
+        return ()
+    if source == "kafka":
+        from driverpay.zones_topic import read_records
+
+        return tuple(r.decode("utf-8", errors="replace") for r in read_records(_kafka()))
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _bad_input(f"--zones-versions: {exc}") from None
+    return tuple(line for line in text.splitlines() if line.strip())
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -212,12 +233,19 @@ def recompute(
     zone: Annotated[str | None, typer.Option(help="one zone only (default: all)")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="processes")] = 2,
     memory_limit: Annotated[str, typer.Option(help="DuckDB memory per process")] = "512MB",
+    zones_versions: Annotated[str | None, typer.Option(help=ZONES_VERSIONS_HELP)] = None,
 ) -> None:
-    """Recompute a day's pay from the archive with the streaming job's code (batch)."""
+    """Recompute a day's pay from the archive with the streaming job's code (batch).
+
+    Priced with DRIVERPAY_ZONES plus --zones-versions, each interval by the version that
+    governs its start, as the stream does (docs/contracts.md §3).
+    """
     from driverpay.recompute import RecomputeError
     from driverpay.recompute import recompute as run_recompute
+    from udfs.zones import ZonesError
 
     day = _day(date_)
+    records = _version_records(zones_versions)
     try:
         zones_yaml = zones_path().read_bytes()
     except OSError as exc:
@@ -234,8 +262,9 @@ def recompute(
                 workers=workers,
                 memory_limit=memory_limit,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                version_records=records,
             )
-        except RecomputeError as exc:
+        except (RecomputeError, ZonesError) as exc:
             raise _bad_input(str(exc)) from None
     err.print(
         f"{summary.events:,} events, {summary.orders:,} orders -> {summary.lines:,} lines, "
@@ -258,8 +287,18 @@ def reconcile(
     json_: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     apply: Annotated[bool, typer.Option(help="emit correcting ledger lines")] = False,
     run_dir: Annotated[Path | None, typer.Option(help="where the recompute and metrics go")] = None,
+    zones_versions: Annotated[
+        str | None,
+        typer.Option(
+            help=ZONES_VERSIONS_HELP + "; default: --stream DIR's zones_versions.jsonl, else kafka"
+        ),
+    ] = None,
 ) -> None:
-    """Compare streamed daily pay with a recompute from the archive; optionally correct it."""
+    """Compare streamed daily pay with a recompute from the archive; optionally correct it.
+
+    The recompute prices with the zones versions the stream had (DRIVERPAY_ZONES plus the
+    zones topic, or a run folder's zones_versions.jsonl): see docs/contracts.md §3, §4.
+    """
     import json
 
     from rich.table import Table
@@ -268,12 +307,24 @@ def reconcile(
     from driverpay.reconcile import DEFAULT_DSN, ReconcileError
     from driverpay.reconcile import reconcile as run_reconcile
     from udfs.money import from_minor
+    from udfs.zones import ZonesError
 
     day = _day(date_)
     try:
         zones_yaml = zones_path().read_bytes()
     except OSError as exc:
         raise _bad_input(f"zones: {exc}") from None
+    if zones_versions is None:
+        run_file = stream / "zones_versions.jsonl" if stream else None
+        zones_versions = str(run_file) if run_file and run_file.is_file() else None
+        zones_versions = zones_versions or (None if stream else "kafka")
+    try:
+        records = _version_records(zones_versions)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # Kafka unreachable: one line, exit 1
+        print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        raise typer.Exit(1) from None
     name = day.isoformat() + (f"-{zone}" if zone else "")
     folder = run_dir or ((stream / "reconcile" / name) if stream else Path(".run/reconcile") / name)
     with Progress(console=err, transient=True) as bar:
@@ -290,8 +341,9 @@ def reconcile(
                 apply=apply,
                 kafka=os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092"),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                version_records=records,
             )
-        except (RecomputeError, ReconcileError) as exc:
+        except (RecomputeError, ReconcileError, ZonesError) as exc:
             raise _bad_input(str(exc)) from None
         except Exception as exc:  # PostgreSQL or Kafka unreachable: one line, exit 1
             print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)

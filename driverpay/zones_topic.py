@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from driverpay import topics
-from udfs.timefmt import format_ms
 from udfs.zones import Zones, ZonesError, parse_zones
 from udfs.zones_history import ZonesHistory, parse_version_record, version_record, with_effective
 
@@ -32,15 +31,19 @@ def prepare(document: bytes, effective_ms: int | None, known: Iterable[Zones]) -
     if any(v.version == zones.version for v in known):
         return zones  # republishing: idempotent
     if known:
-        ZonesHistory(known).plus(zones)  # raises ZonesConflictError naming the zone
-    for other in known:
-        if other.effective_ms == zones.effective_ms:
-            when = "since forever" if zones.effective_ms is None else format_ms(zones.effective_ms)
-            raise ZonesError(
-                f"effective: {when} is already the effective time of version {other.version}; "
-                "give this version a later --effective"
-            )
+        history_from_topic(known).plus(zones)  # raises ZonesConflictError naming the field
     return zones
+
+
+def history_from_topic(versions: list[Zones]) -> ZonesHistory:
+    """The topic's versions in topic order, each refused one skipped (as the job does)."""
+    history = ZonesHistory(versions[:1])
+    for zones in versions[1:]:
+        try:
+            history = history.plus(zones)
+        except ZonesError:
+            continue
+    return history
 
 
 def publish(zones: Zones, bootstrap: str, timeout_s: float = 30) -> None:

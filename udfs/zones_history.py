@@ -4,15 +4,17 @@ Every zones document is one **version** (``Zones``): a content hash and an optio
 instant. A :class:`ZonesHistory` holds the versions known so far and answers, per zone, which
 version prices an interval starting at ``t``: the latest version, by effective time, whose
 effective time is at or before ``t`` and that defines the zone (``None`` counts as "since
-forever"; equal effective times are ordered by version hash). The answer depends only on the set
-of versions, never on the order they arrived in, so a replay that knows the same versions
-prices the same way the stream did (docs/contracts.md §3, docs/design.md "Reference data in
+forever"). No two versions share an effective time, so the answer depends only on the set of
+versions, never on the order they arrived in: a replay that knows the same versions prices the
+same way the stream did (docs/contracts.md §3, docs/design.md "Reference data in
 motion").
 
 A version may add zones and change anything of a zone except its ``timezone`` and
 ``currency``: those define the days and the money already held in state, so a version that
 changes them is refused (:class:`ZonesConflictError`, naming the zone) — that change needs a fresh
-start. A zone missing from a version keeps its definition from earlier versions.
+start. A version whose effective time another version already has is refused too (the first
+one known wins: in the job and in a replay that is the submission's file, then topic order).
+A zone missing from a version keeps its definition from earlier versions.
 
 The record (``version_record``) is the one schema of a version on the wire and in the job's
 broadcast state: canonical JSON ``{"document", "effective", "version"}`` where ``document`` is the
@@ -110,7 +112,12 @@ ZonesLike = Zones | ZonesHistory
 
 
 def check_compatible(zones: Zones, others: Iterable[Zones]) -> None:
-    """Refuse ``zones`` if it changes the timezone or currency of a zone another version has."""
+    """Refuse ``zones`` if it changes a zone's timezone or currency, or reuses an effective time.
+
+    Two versions with one effective time would leave the choice between them to their hashes:
+    never what an operator meant.
+    """
+    others = list(others)
     for other in others:
         for name in sorted(set(zones) & set(other)):
             mine, theirs = zones[name], other[name]
@@ -125,6 +132,13 @@ def check_compatible(zones: Zones, others: Iterable[Zones]) -> None:
                         "define the days and money already in state, so this needs a fresh "
                         "start (docs/contracts.md §3)"
                     )
+    for other in others:
+        if other.effective_ms == zones.effective_ms and other.version != zones.version:
+            when = "since forever" if zones.effective_ms is None else format_ms(zones.effective_ms)
+            raise ZonesConflictError(
+                f"effective: {when} is already the effective time of version {other.version}; "
+                f"version {zones.version} needs another effective time"
+            )
 
 
 def version_record(zones: Zones) -> str:
@@ -185,3 +199,18 @@ def history_of(documents: Iterable[bytes], records: Iterable[bytes | str] = ()) 
     versions = [parse_zones(d) for d in documents]
     versions += [parse_version_record(r) for r in records]
     return ZonesHistory(versions)
+
+
+def history_from(document: bytes, records: Iterable[bytes | str] = ()) -> ZonesHistory:
+    """The running job's view of the versions: its submission's document, then each record.
+
+    Records are taken in topic order; one that is not a valid version, or that conflicts with
+    the versions before it, is skipped, exactly as the job's lifecycle stage skips it.
+    """
+    history = ZonesHistory([parse_zones(document)])
+    for record in records:
+        try:
+            history = history.plus(parse_version_record(record))
+        except ZonesError:
+            continue
+    return history

@@ -16,6 +16,7 @@ from udfs.zones import ZonesError, load_zones, parse_zones
 from udfs.zones_history import (
     ZonesConflictError,
     ZonesHistory,
+    history_from,
     history_of,
     parse_version_record,
     version_record,
@@ -213,3 +214,19 @@ def test_an_order_priced_before_the_effective_time_is_not_touched_by_the_new_ver
     lifecycle.on_event(state, event("d", EventType.DELIVERED, SIX_PM), FOUR_PM)
     newer = OrderLifecycle(ZonesHistory([BASE, RAISE_AT_5PM]), HOUR, 12 * HOUR)
     assert newer.on_timer(state, FIVE_PM).lines == []
+
+
+def test_a_second_version_with_the_same_effective_time_is_refused_the_first_known_wins() -> None:
+    twin = parse_zones(sf_doc("0.45", effective="2026-11-24T17:00:00-08:00"))
+    with pytest.raises(ZonesConflictError, match=r"effective: .* is already the effective time"):
+        ZonesHistory([BASE, RAISE_AT_5PM]).plus(twin)
+    as_the_job_sees_it = history_from(
+        BASE.source, [version_record(twin), version_record(RAISE_AT_5PM)]
+    )
+    assert as_the_job_sees_it.governing("sf", SIX_PM).version == twin.version
+
+
+def test_the_submissions_file_wins_over_a_recorded_version_of_the_same_effective_time() -> None:
+    corrected = parse_zones(sf_doc("0.35"))  # no effective: a tie with BASE
+    history = history_from(corrected.source, [version_record(BASE)])
+    assert [v.version for v in history.versions] == [corrected.version]
