@@ -97,9 +97,7 @@ def render(driver: DriverDay, zones: Zones, output: Path) -> dict[str, Any]:
         2, 1, figsize=(12, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
     peaks = [
-        (max(s, lo), min(e, hi), m)
-        for s, e, m in zone.schedule.segments()
-        if m != 1 and e > lo and s < hi
+        (max(s, lo), min(e, hi), m) for s, e, m in zone.schedule.segments_between(lo, hi) if m != 1
     ]
     for start, end, m in peaks:
         for ax in (pay_ax, work_ax):

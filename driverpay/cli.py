@@ -194,13 +194,34 @@ def serve(
 
 def _bad_input(message: str) -> typer.Exit:
     """Bad input: one line on stderr, exit code 2 (docs/contracts.md)."""
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {message}".splitlines()[0], file=sys.stderr)
     return typer.Exit(2)
 
 
 def _archive_path(archive: Path | None) -> Path:
     """``--archive``, else DRIVERPAY_ARCHIVE, else the embedded run's ``.out/demo/archive``."""
     return archive or Path(os.environ.get("DRIVERPAY_ARCHIVE", ".out/demo/archive"))
+
+
+ZONES_VERSIONS_HELP = (
+    "zones versions beyond DRIVERPAY_ZONES: a file of version records (one per line, e.g. a "
+    "run's zones_versions.jsonl) or 'kafka' for the zones topic (docs/contracts.md §3)"
+)
+
+
+def _version_records(source: str | None) -> tuple[str, ...]:
+    """Version records from a file of records, or the ``zones`` topic (``kafka``)."""
+    if source is None:
+        return ()
+    if source == "kafka":
+        from driverpay.zones_topic import read_records
+
+        return tuple(r.decode("utf-8", errors="replace") for r in read_records(_kafka()))
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _bad_input(f"--zones-versions: {exc}") from None
+    return tuple(line for line in text.splitlines() if line.strip())
 
 
 def _day(text: str) -> date:
@@ -220,12 +241,19 @@ def recompute(
     zone: Annotated[str | None, typer.Option(help="one zone only (default: all)")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="processes")] = 2,
     memory_limit: Annotated[str, typer.Option(help="DuckDB memory per process")] = "512MB",
+    zones_versions: Annotated[str | None, typer.Option(help=ZONES_VERSIONS_HELP)] = None,
 ) -> None:
-    """Recompute a day's pay from the archive with the streaming job's code (batch)."""
+    """Recompute a day's pay from the archive with the streaming job's code (batch).
+
+    Priced with DRIVERPAY_ZONES plus --zones-versions, each interval by the version that
+    governs its start, as the stream does (docs/contracts.md §3).
+    """
     from driverpay.recompute import RecomputeError
     from driverpay.recompute import recompute as run_recompute
+    from udfs.zones import ZonesError
 
     day = _day(date_)
+    records = _version_records(zones_versions)
     try:
         zones_yaml = zones_path().read_bytes()
     except OSError as exc:
@@ -242,8 +270,9 @@ def recompute(
                 workers=workers,
                 memory_limit=memory_limit,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                version_records=records,
             )
-        except RecomputeError as exc:
+        except (RecomputeError, ZonesError) as exc:
             raise _bad_input(str(exc)) from None
     err.print(
         f"{summary.events:,} events, {summary.orders:,} orders -> {summary.lines:,} lines, "
@@ -266,8 +295,18 @@ def reconcile(
     json_: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     apply: Annotated[bool, typer.Option(help="emit correcting ledger lines")] = False,
     run_dir: Annotated[Path | None, typer.Option(help="where the recompute and metrics go")] = None,
+    zones_versions: Annotated[
+        str | None,
+        typer.Option(
+            help=ZONES_VERSIONS_HELP + "; default: --stream DIR's zones_versions.jsonl, else kafka"
+        ),
+    ] = None,
 ) -> None:
-    """Compare streamed daily pay with a recompute from the archive; optionally correct it."""
+    """Compare streamed daily pay with a recompute from the archive; optionally correct it.
+
+    The recompute prices with the zones versions the stream had (DRIVERPAY_ZONES plus the
+    zones topic, or a run folder's zones_versions.jsonl): see docs/contracts.md §3, §4.
+    """
     import json
 
     from rich.table import Table
@@ -276,12 +315,24 @@ def reconcile(
     from driverpay.reconcile import DEFAULT_DSN, ReconcileError
     from driverpay.reconcile import reconcile as run_reconcile
     from udfs.money import from_minor
+    from udfs.zones import ZonesError
 
     day = _day(date_)
     try:
         zones_yaml = zones_path().read_bytes()
     except OSError as exc:
         raise _bad_input(f"zones: {exc}") from None
+    if zones_versions is None:
+        run_file = stream / "zones_versions.jsonl" if stream else None
+        zones_versions = str(run_file) if run_file and run_file.is_file() else None
+        zones_versions = zones_versions or (None if stream else "kafka")
+    try:
+        records = _version_records(zones_versions)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # Kafka unreachable: one line, exit 1
+        print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        raise typer.Exit(1) from None
     name = day.isoformat() + (f"-{zone}" if zone else "")
     folder = run_dir or ((stream / "reconcile" / name) if stream else Path(".run/reconcile") / name)
     with Progress(console=err, transient=True) as bar:
@@ -298,8 +349,9 @@ def reconcile(
                 apply=apply,
                 kafka=os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092"),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                version_records=records,
             )
-        except (RecomputeError, ReconcileError) as exc:
+        except (RecomputeError, ReconcileError, ZonesError) as exc:
             raise _bad_input(str(exc)) from None
         except Exception as exc:  # PostgreSQL or Kafka unreachable: one line, exit 1
             print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
@@ -432,6 +484,128 @@ def status(
     else:
         health.render(Console(), snapshot, findings)
     raise typer.Exit(1 if findings else 0)
+
+
+zones_app = typer.Typer(
+    help="Zones reference data in motion: versions on the zones topic (docs/contracts.md §3, §4).",
+    no_args_is_help=True,
+)
+app.add_typer(zones_app, name="zones")
+
+
+def _kafka() -> str:
+    return os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
+
+
+@zones_app.command("publish")
+def zones_publish(
+    file: Annotated[Path, typer.Argument(help="zones document (YAML, docs/contracts.md §3)")],
+    effective: Annotated[
+        str | None,
+        typer.Option(help="RFC 3339 instant from which this version prices (default: the file's)"),
+    ] = None,
+) -> None:
+    """Validate a zones document and publish it as one version to the zones topic.
+
+    The version (content hash, printed on stdout) is the record's key, so publishing the same
+    version again changes nothing. Refused with exit 2 and one line naming the field: an
+    invalid document, a version that changes an existing zone's timezone or currency (needs a
+    fresh start), an effective time another version already has. Kafka: DRIVERPAY_KAFKA.
+    See docs/contracts.md §3 (format, record) and §4.
+    """
+    from driverpay.zones_topic import prepare, publish, read_versions
+    from udfs.timefmt import TimestampError, parse_rfc3339_ms
+    from udfs.zones import ZonesError
+
+    try:
+        document = file.read_bytes()
+    except OSError as exc:
+        raise _bad_input(f"FILE: {exc}") from None
+    try:
+        effective_ms = None if effective is None else parse_rfc3339_ms(effective)
+    except TimestampError as exc:
+        raise _bad_input(f"--effective: {exc}") from None
+    try:
+        prepare(document, effective_ms, [])  # the document alone, before asking Kafka
+    except ZonesError as exc:
+        raise _bad_input(str(exc)) from None
+    try:
+        known = read_versions(_kafka())
+    except Exception as exc:  # Kafka unreachable: one line, exit 1
+        print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        raise typer.Exit(1) from None
+    try:
+        zones = prepare(document, effective_ms, known)
+    except ZonesError as exc:
+        raise _bad_input(str(exc)) from None
+    try:
+        publish(zones, _kafka())
+    except Exception as exc:
+        print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        raise typer.Exit(1) from None
+    print(zones.version)
+
+
+@zones_app.command("sync")
+def zones_sync(
+    url: Annotated[str, typer.Option(help="the reference service's zones document URL")],
+    interval: Annotated[float, typer.Option(min=0.1, help="seconds between fetches")] = 60.0,
+    timeout: Annotated[float, typer.Option(min=0.1, help="per-request timeout, seconds")] = 5.0,
+    attempts: Annotated[int, typer.Option(min=1, max=10, help="tries per fetch")] = 3,
+    fail_max: Annotated[int, typer.Option(min=1, help="failed fetches that open the breaker")] = 3,
+    reset: Annotated[float, typer.Option(min=0.1, help="seconds the breaker stays open")] = 60.0,
+    rate: Annotated[int, typer.Option(min=1, help="max requests to upstream per minute")] = 30,
+    metrics_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Prometheus metrics on 127.0.0.1 (0: off)")
+    ] = 9464,
+    status_file: Annotated[Path, typer.Option(help="JSON status, rewritten atomically")] = Path(
+        ".run/zones-sync.json"
+    ),
+) -> None:
+    """Keep the zones topic in step with an upstream reference service (long-running).
+
+    Fetches the zones document every --interval seconds (retries with jittered backoff, a
+    circuit breaker, a rate limit), validates it, and publishes a new version when the content
+    changed; a document without `effective` takes effect at the fetch time. When upstream
+    fails the last good version stays in use. Breaker state: the gauge
+    driverpay_zones_sync_breaker_state and --status-file. See docs/contracts.md §4.
+    """
+    import signal
+    import threading
+
+    from prometheus_client import start_http_server
+
+    from driverpay.zones_sync import SyncSettings, ZonesSync
+    from driverpay.zones_topic import publish, read_versions
+    from udfs.zones_history import effective_key
+
+    try:
+        known = read_versions(_kafka())
+    except Exception as exc:
+        print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        raise typer.Exit(1) from None
+    settings = SyncSettings(
+        url=url,
+        interval_s=interval,
+        timeout_s=timeout,
+        attempts=attempts,
+        fail_max=fail_max,
+        reset_s=reset,
+        requests_per_minute=rate,
+    )
+    status_file.parent.mkdir(parents=True, exist_ok=True)
+    current = max(known, key=effective_key) if known else None
+    sync = ZonesSync(settings, lambda z: publish(z, _kafka()), current, status_file=status_file)
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=sync.registry)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    err.print(f"zones sync: {url} every {interval:g} s; in use: {current and current.version}")
+    try:
+        sync.run(stop)
+    finally:
+        sync.close()
 
 
 def main() -> None:

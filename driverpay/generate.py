@@ -16,7 +16,7 @@ from udfs.events import EventType
 from udfs.ledger import PaidInterval, lines_for
 from udfs.localday import day_end_ms, day_start_ms
 from udfs.timefmt import format_ms, parse_rfc3339_ms
-from udfs.zones import Zones
+from udfs.zones_history import ZonesHistory, ZonesLike
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE
@@ -75,14 +75,21 @@ class Truth:
 
 def generate(
     config: GenConfig,
-    zones: Zones,
+    zones: ZonesLike,
     out: Path,
     truth_path: Path,
     progress: Callable[[int], None] = lambda n: None,
 ) -> Truth:
-    """Write the events file (arrival order) and the truth file; return the truth."""
+    """Write the events file (arrival order) and the truth file; return the truth.
+
+    ``zones`` may be a history of versions: the truth is then priced the way the job prices
+    with those versions (each interval by the version governing its start).
+    """
     rng = random.Random(config.seed)
-    truth = Truth(zones.version)
+    if isinstance(zones, ZonesHistory):
+        truth = Truth(",".join(v.version for v in zones.versions))
+    else:
+        truth = Truth(zones.version)
     records: list[tuple[int, int, bytes]] = []
     zone_names = sorted(zones)
     hot_order_end: dict[str, Any] | None = None
@@ -120,7 +127,7 @@ def generate(
 
 
 def _order(
-    rng: random.Random, config: GenConfig, zones: Zones, index: int, driver: int, zone: str
+    rng: random.Random, config: GenConfig, zones: ZonesLike, index: int, driver: int, zone: str
 ) -> tuple[list[dict[str, Any]], list[PaidInterval]]:
     tz = zones[zone].timezone
     start = rng.randrange(day_start_ms(config.day, tz), day_end_ms(config.day, tz))
@@ -152,7 +159,7 @@ def _order(
     if closing is EventType.DELIVERED or rng.random() < 0.5:
         events.append(event(EventType.PICKED_UP, driver, rng.randrange(start, end)))
     events.append(event(closing, driver, end))
-    paid = closing in zones[zone].paid_on
+    paid = closing in zones.governing(zone, start)[zone].paid_on
     interval = PaidInterval(
         order_id,
         f"d{driver:05d}",
@@ -182,7 +189,7 @@ def _colleague(rng: random.Random, config: GenConfig, driver: int, n_zones: int)
     )
 
 
-def _book(truth: Truth, interval: PaidInterval, zones: Zones) -> None:
+def _book(truth: Truth, interval: PaidInterval, zones: ZonesLike) -> None:
     for line in lines_for(interval, zones):
         key = (line.interval.driver_id, line.pay_date.isoformat())
         total, currency, count = truth.daily.get(key, (Decimal(0), line.currency, 0))

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from confluent_kafka import KafkaException, Producer
 
-TOPIC = "order-events"
+from driverpay import topics
+
+TOPIC = topics.ORDER_EVENTS
 
 
 def order_key(line: bytes | None) -> bytes | None:

@@ -35,7 +35,7 @@ from udfs.lifecycle import OrderLifecycle, OrderState, derive_of
 from udfs.money import from_minor, to_minor
 from udfs.pay import RULE_VERSION
 from udfs.timefmt import format_ms
-from udfs.zones import parse_zones
+from udfs.zones_history import history_from
 
 HOUR = 3_600_000
 ARCHIVE_ENV = "DRIVERPAY_ARCHIVE"
@@ -142,6 +142,7 @@ class Job:
     partitions: int  # order-hash partitions in all; this worker sorts every workers-th one
     spool: str
     memory_limit: str
+    version_records: tuple[str, ...] = ()  # zones versions beyond zones_yaml (topic order)
     grace_ms: int = HOUR
     max_open_ms: int = 12 * HOUR
     batch_rows: int = 10_000  # rows per Arrow batch: bounds the Python side's working set
@@ -327,7 +328,7 @@ _SPOOL_COLUMNS = ("pay_date", "driver_id", "order_id", "line_id", "json")
 
 def run_worker(job: Job, progress: Callable[[int], None] = lambda n: None) -> WorkerResult:
     """Recompute this worker's orders; keep lines paid on ``job.day``."""
-    zones = parse_zones(job.zones_yaml)
+    zones = history_from(job.zones_yaml, job.version_records)
     lifecycle = OrderLifecycle(zones, job.grace_ms, job.max_open_ms)
     spool = _Spool(Path(job.spool) / f"lines-{job.worker}.parquet")
     result = WorkerResult()
@@ -394,15 +395,18 @@ def recompute(
     grace_ms: int = HOUR,
     max_open_ms: int = 12 * HOUR,
     passes: int | None = None,
+    version_records: tuple[str, ...] = (),
 ) -> Summary:
     """Write ``output/pay_ledger.jsonl`` and ``output/driver_daily_pay.jsonl`` for ``day``.
 
     ``memory_limit`` is DuckDB's, per process; ``progress(done, total)`` counts events;
-    ``passes`` (sorts per worker) is derived from the limit unless given.
+    ``passes`` (sorts per worker) is derived from the limit unless given. The day is priced
+    with the zones versions the stream had: ``zones_yaml`` (the submission's) and
+    ``version_records`` (the ``zones`` topic's records, in topic order).
     """
     started = time.monotonic()
     parse_bytes(memory_limit)
-    zones = parse_zones(zones_yaml)
+    zones = history_from(zones_yaml, version_records)
     if zone is not None and zone not in zones:
         raise RecomputeError(f"zone: unknown zone {zone!r}")
     files = tuple(str(f) for f in archive_files(archive, day, zone))
@@ -424,7 +428,10 @@ def recompute(
             Job(files, zones_yaml, day, i, workers, partitions, str(spool), memory_limit)
             for i in range(workers)
         ]
-        jobs = [replace(j, grace_ms=grace_ms, max_open_ms=max_open_ms) for j in jobs]
+        jobs = [
+            replace(j, grace_ms=grace_ms, max_open_ms=max_open_ms, version_records=version_records)
+            for j in jobs
+        ]
         results = _run_jobs(jobs, total_events, progress)
         totals: dict[tuple[str, str], DayTotal] = {}
         for result in results:

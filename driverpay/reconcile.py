@@ -23,13 +23,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from driverpay import topics
 from driverpay.recompute import read_jsonl, recompute
 from udfs.ledger import PayLine
 from udfs.money import from_minor
 from udfs.reconcile import corrections, driver_day, line_from_record
 
 DEFAULT_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"
-TOPIC = "pay-corrections"
+TOPIC = topics.PAY_CORRECTIONS
 CORRECTIONS_FILE = "pay_corrections.jsonl"
 
 
@@ -213,14 +214,27 @@ def reconcile(
     apply: bool = False,
     kafka: str = "127.0.0.1:9092",
     progress: Callable[[int, int], None] = lambda done, total: None,
+    version_records: tuple[str, ...] = (),
 ) -> Report:
-    """Recompute ``day`` into ``run_dir``, diff it with the streamed side, maybe correct."""
+    """Recompute ``day`` into ``run_dir``, diff it with the streamed side, maybe correct.
+
+    ``zones_yaml`` and ``version_records``: the zones versions the stream priced with (the
+    submission's file and the ``zones`` topic), so only real differences become corrections.
+    """
     if stream is not None and not stream.is_dir():
         raise ReconcileError(f"--stream: no such folder: {stream}")
     iso = day.isoformat()
     run_id = f"{iso}{'-' + zone if zone else ''}@{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     recomputed_dir = run_dir / "recomputed"
-    recompute(archive, day, zones_yaml, recomputed_dir, zone=zone, progress=progress)
+    recompute(
+        archive,
+        day,
+        zones_yaml,
+        recomputed_dir,
+        zone=zone,
+        progress=progress,
+        version_records=version_records,
+    )
     want_lines = [line_from_record(r) for r in read_jsonl(recomputed_dir / "pay_ledger.jsonl")]
     want = {
         (r["driver_id"], r["pay_date"]): (int(r["total_cents"]), str(r["currency"]))

@@ -54,6 +54,20 @@ LINE_TYPE = Types.ROW_NAMED(
 )
 
 
+# A side-output record of a lifecycle timer on its way to the daily stage, which emits it (see
+# jobs.functions.OrderLifecycleFunction): kind = prefix + the output tag's name, the record in
+# ``reason``, the order key as the "driver" so carriers spread like orders.
+CARRIER_PREFIX = "SIDE:"
+
+
+def side_carrier(tag_id: str, record: str, key: str) -> Row:
+    """A main-output row carrying one side-output record."""
+    return Row(
+        "", CARRIER_PREFIX + tag_id, "", key, "", 0, 0, "", "", "", "", 0, 0, 0, "", "", "", "",
+        "", "", record, 0,
+    )  # fmt: skip
+
+
 def event_to_row(e: OrderEvent) -> Row:
     """An event as the typed row that flows from the parser to the lifecycle stage."""
     return Row(e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone)

@@ -9,11 +9,13 @@ import site
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyflink.common import Configuration, Encoder, WatermarkStrategy
+from pyflink.common.typeinfo import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import (
     BucketAssigner,
@@ -24,13 +26,15 @@ from pyflink.datastream.connectors.file_system import (
 )
 
 from jobs.archive import attach_archive
-from jobs.functions import Decoder, decode_staged_line
+from jobs.functions import Decoder, decode_staged_line, decode_version_text
 from jobs.pipeline import build_pipeline
 from jobs.settings import JobSettings
 from udfs.zones import Zones
+from udfs.zones_history import version_record
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ("pay_ledger", "driver_daily_pay", "dead_letter", "quarantine", "audit", "retired")
+VERSIONS_FILE = "zones_versions.jsonl"  # the versions a run priced with (reconcile reads them)
 
 
 def local_environment(settings: JobSettings, work_dir: Path) -> StreamExecutionEnvironment:
@@ -131,14 +135,21 @@ def run_file(
     settings: JobSettings,
     decode: Decoder = decode_staged_line,
     archive_dir: Path | None = None,
+    versions: Sequence[Zones] = (),
 ) -> RunResult:
     """Run the job over ``input_path`` and write the output files into ``output_dir``.
 
     The files are those of docs/contracts.md ("Commands"); ``archive_dir`` also receives the
     raw archive (Parquet by zone and local date, committed with checkpoints). ``decode`` is
-    injectable so tests can prove that a fault inside the job stops nothing.
+    injectable so tests can prove that a fault inside the job stops nothing. ``zones`` seeds
+    the job; ``versions`` are further zones versions, broadcast to the running job as the
+    ``zones`` topic would be (they may arrive after the first events). Every version is
+    written to ``output_dir/zones_versions.jsonl``.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
+    version_records = [version_record(v) for v in (zones, *versions)]
+    text = "".join(r + "\n" for r in version_records)
+    (output_dir / VERSIONS_FILE).write_text(text, encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="driverpay-") as tmp:
         work = Path(tmp)
         staged = work / "events.tsv"
@@ -150,7 +161,16 @@ def run_file(
         ).build()
         raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "events-file")
         sinks = FileSinks(work / "parts")
-        events = build_pipeline(raw.uid("events-file"), decode, zones, settings, sinks)
+        version_stream = env.from_collection(version_records, type_info=Types.STRING())
+        version_stream = version_stream.name("zones-versions").uid("zones-versions")
+        events = build_pipeline(
+            raw.uid("events-file"),
+            decode,
+            zones,
+            settings,
+            sinks,
+            versions=(version_stream, decode_version_text),
+        )
         if archive_dir is not None:
             attach_archive(env, events, archive_dir.resolve().as_uri(), zones)
         env.execute("driverpay-embedded")

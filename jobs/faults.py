@@ -22,6 +22,8 @@ def overpaying_peaks(zones: Zones) -> Zones:
     """The same zones (and version), with every peak's excess over the base rate doubled."""
     faulty = {}
     for name, zone in zones.items():
+        if not isinstance(zone.schedule, PeakSchedule):  # a test-only bug, for dated windows
+            raise ValueError(f"{OVERPAY_PEAKS}: zone {name} has weekly windows (unsupported)")
         windows = [PeakWindow(s, e, 2 * m - 1) for s, e, m in zone.schedule.segments() if m > 1]
         faulty[name] = replace(zone, schedule=PeakSchedule(windows))
     return Zones(zones.version, faulty)

@@ -12,14 +12,17 @@ import base64
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
-from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.datastream.functions import KeyedBroadcastProcessFunction
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from jobs.codec import (
+    CARRIER_PREFIX,
     DAILY_STATE_TYPE,
     ORDER_STATE_TYPE,
     daily_row,
@@ -30,6 +33,7 @@ from jobs.codec import (
     order_row,
     order_state,
     row_to_event,
+    side_carrier,
 )
 from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
 from udfs.events import MalformedEventError, OrderEvent, event_record, parse_event
@@ -38,6 +42,8 @@ from udfs.lifecycle import OrderLifecycle, OrderState, Step, quarantine_record
 from udfs.reconcile import CorrectionError, correction_line
 from udfs.stream_clock import StreamClock
 from udfs.timefmt import format_ms
+from udfs.zones import ZonesError
+from udfs.zones_history import ZonesHistory, parse_version_record, version_record
 
 DEAD_LETTER = OutputTag("dead-letter", Types.STRING())
 LEDGER = OutputTag("pay-ledger", Types.STRING())
@@ -45,6 +51,9 @@ QUARANTINE = OutputTag("quarantine", Types.STRING())
 AUDIT = OutputTag("audit", Types.STRING())
 RETIRED = OutputTag("retired", Types.STRING())  # state cleared: evidence for tests, not data
 MAX_ERROR_CHARS = 500
+# Broadcast state of the lifecycle stage: zones version -> its canonical record (typed, no pickle).
+ZONES_VERSIONS = MapStateDescriptor("zones-versions", Types.STRING(), Types.STRING())
+_SIDE_OUTPUTS = {tag.tag_id: tag for tag in (DEAD_LETTER, QUARANTINE, AUDIT, RETIRED)}
 
 
 class Raw(NamedTuple):
@@ -68,6 +77,11 @@ class KafkaRowDecoder:
         split = f"{self.topic}/{value[1]}"
         payload = value[0]
         return Raw(split, f"{split}@{value[2]}", None if payload is None else bytes(payload))
+
+
+def decode_version_text(value: str) -> Raw:
+    """Zones version records given to an embedded run as text (one record per element)."""
+    return Raw("zones", "zones", value.encode("utf-8"))
 
 
 def decode_staged_line(value: str) -> Raw:
@@ -223,19 +237,43 @@ class ParseCorrections(Guarded, ProcessFunction):  # type: ignore[misc]
         yield line_event_row(line, line.end_ms)
 
 
-class OrderLifecycleFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
-    """Keyed by ``order_id``: dedup, lifecycle, pay lines, corrections, quarantine."""
+class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: ignore[misc]
+    """Keyed by ``order_id``: dedup, lifecycle, pay lines, corrections, quarantine.
+
+    Connected to the broadcast stream of zones versions (the ``zones`` topic): each version is
+    kept in broadcast state (version -> record) and joins the in-memory history that prices
+    every order. The function is seeded with the submission's version, so no event waits for
+    the broadcast. Orders in state that a newer version governs are re-priced at their next
+    event or timer (``udfs.lifecycle``).
+
+    PyFlink 2.2.1, thread mode: ``on_timer`` of a keyed broadcast function does not route side
+    outputs (its results skip the side-output collector that ``process_element``'s go through,
+    and a ``(tag, value)`` pair fails as a main-output row), so what a timer produces for a
+    side output travels as a carrier row on the main output and the daily stage — already the
+    next Python stage — emits it to its side output (``jobs.codec.side_carrier``).
+    ``apply_to_keyed_state`` is not offered by PyFlink at all, hence re-pricing on next touch.
+    """
 
     stage = "order-lifecycle"
 
-    def __init__(self, lifecycle: OrderLifecycle) -> None:
+    def __init__(
+        self, lifecycle: OrderLifecycle, decode_version: Decoder, retired: bool = True
+    ) -> None:
         self.lifecycle = lifecycle
+        self.decode_version = decode_version
+        self.emit_retired = retired
 
     def open(self, runtime_context: RuntimeContext) -> None:
         # One typed value per order: a single state read and write per event.
         self.order = runtime_context.get_state(ValueStateDescriptor("order", ORDER_STATE_TYPE))
         self.subtask = subtask_index(runtime_context)
         self.live = 0  # orders with state on this subtask since start (evidence, not state)
+        self.history = (
+            self.lifecycle.zones
+            if isinstance(self.lifecycle.zones, ZonesHistory)
+            else ZonesHistory([self.lifecycle.zones])
+        )
+        self.restored = False  # versions in broadcast state (after a restore) not read yet
         group = self.open_guard(runtime_context)
         self.counters = {
             name: group.counter(name)
@@ -247,24 +285,80 @@ class OrderLifecycleFunction(Guarded, KeyedProcessFunction):  # type: ignore[mis
                 "reversals",
                 "adjustments",
                 "open_orders",
+                "zones_versions",
             )
         }
+        self.counters["zones_versions"].inc(len(self.history.versions))
 
-    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+    def process_element(self, value: Row, ctx: Any) -> Iterator[Any]:
+        self._restore(ctx)
         yield from self.guarded(
             lambda: self._on_event(value, ctx),
             lambda: dumps(event_record(row_to_event(value))).encode(),
             f"order {ctx.get_current_key()!r}",
         )
 
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
-        yield from self.guarded(
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
+        self._restore(ctx)
+        key = ctx.get_current_key()
+        outputs = self.guarded(
             lambda: self._on_timer(timestamp, ctx),
             lambda: None,
-            f"timer {timestamp} of order {ctx.get_current_key()!r}",
+            f"timer {timestamp} of order {key!r}",
+        )
+        for output in outputs:
+            if isinstance(output, tuple) and isinstance(output[0], OutputTag):
+                yield side_carrier(output[0].tag_id, output[1], key)
+            else:
+                yield output
+
+    def process_broadcast_element(self, value: Any, ctx: Any) -> Iterator[Any]:
+        yield from self.guarded(
+            lambda: self._on_version(value, ctx),
+            lambda: self.decode_version(value).payload,
+            "zones version",
         )
 
-    def _on_event(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+    def _on_version(self, value: Any, ctx: Any) -> Iterator[Any]:
+        raw = self.decode_version(value)
+        state = ctx.get_broadcast_state(ZONES_VERSIONS)
+        self._restore_from(state)
+        try:
+            zones = parse_version_record(raw.payload)
+            history = self.history.plus(zones)
+        except ZonesError as exc:
+            if self.subtask == 0:  # every subtask sees the record: report it once
+                yield DEAD_LETTER, dead_letter(f"zones version: {exc}", raw.payload, raw.position)
+            return
+        if history is not self.history:
+            state.put(zones.version, version_record(zones))
+            self._use(history)
+
+    def _restore(self, ctx: Any) -> None:
+        if not self.restored:
+            self._restore_from(ctx.get_broadcast_state(ZONES_VERSIONS))
+
+    def _restore_from(self, state: Any) -> None:
+        """Versions checkpointed in broadcast state join the seed, once after (re)start."""
+        if self.restored:
+            return
+        self.restored = True
+        history = self.history
+        for _, record in state.items():  # .keys() fails on read-only state in thread mode
+            try:
+                history = history.plus(parse_version_record(record))
+            except ZonesError:
+                continue  # conflicts with this submission's seed: the seed wins
+        self._use(history)
+
+    def _use(self, history: ZonesHistory) -> None:
+        if history is not self.history:
+            added = len(history.versions) - len(self.history.versions)
+            self.counters["zones_versions"].inc(added)
+            self.history = history
+        self.lifecycle = replace(self.lifecycle, zones=history)
+
+    def _on_event(self, value: Row, ctx: Any) -> Iterator[Any]:
         state = self._load()
         watermark = ctx.timer_service().current_watermark()
         fresh = not state.events
@@ -285,7 +379,7 @@ class OrderLifecycleFunction(Guarded, KeyedProcessFunction):  # type: ignore[mis
             self.counters["open_orders"].inc()
         yield from self._finish(state, step, ctx, event.time_ms)
 
-    def _on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+    def _on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
         state = self._load()
         if not state.events:
             return
@@ -309,7 +403,9 @@ class OrderLifecycleFunction(Guarded, KeyedProcessFunction):  # type: ignore[mis
             self.order.clear()
             self.live -= 1
             self.counters["open_orders"].dec()
-            yield RETIRED, _retired("ORDER_RETIRED", ctx.get_current_key(), self.subtask, self.live)
+            if self.emit_retired:
+                key = ctx.get_current_key()
+                yield RETIRED, _retired("ORDER_RETIRED", key, self.subtask, self.live)
             return
         self.order.update(order_row(state, step.timer_ms))
         if step.timer_ms is not None and step.timer_ms != old_timer:
@@ -355,6 +451,10 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         )
 
     def _on_line(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        kind = value[1]
+        if kind.startswith(CARRIER_PREFIX):  # a lifecycle timer's side output (see its class)
+            yield _SIDE_OUTPUTS[kind[len(CARRIER_PREFIX) :]], value[20]
+            return
         stored = self.state.value()
         state = daily_state(stored) if stored is not None else None
         line, event_ms = line_event(value)

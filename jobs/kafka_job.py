@@ -7,6 +7,7 @@ Submitted with ``flink run -py jobs/kafka_job.py`` (``make submit``); the graph 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from pyflink.datastream.connectors.base import DeliveryGuarantee
 from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
+from driverpay import topics
 from jobs.archive import archive, archive_jars
 from jobs.endpoints import Endpoints
 from jobs.faults import pricing_zones
@@ -26,14 +28,15 @@ from jobs.settings import MAX_PARALLELISM, JobSettings
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[1]
-INPUT_TOPIC = "order-events"
-CORRECTIONS_TOPIC = "pay-corrections"
+INPUT_TOPIC = topics.ORDER_EVENTS
+CORRECTIONS_TOPIC = topics.PAY_CORRECTIONS
+ZONES_TOPIC = topics.ZONES
 TOPICS = {
-    "ledger": "pay-ledger",
-    "daily": "driver-daily-pay",
-    "dead_letter": "order-events-dlq",
-    "quarantine": "order-events-quarantine",
-    "audit": "order-events-audit",
+    "ledger": topics.PAY_LEDGER,
+    "daily": topics.DRIVER_DAILY_PAY,
+    "dead_letter": topics.DEAD_LETTER,
+    "quarantine": topics.QUARANTINE,
+    "audit": topics.AUDIT,
 }
 # Kafka transactions stay open until the checkpoint that covers them completes; 10 min is far
 # above the 10 s checkpoint interval and below the broker's transaction.max.timeout.ms (15 min).
@@ -111,12 +114,24 @@ def corrections_source(t_env: StreamTableEnvironment, endpoints: Endpoints) -> D
     return _raw_topic(t_env, endpoints, CORRECTIONS_TOPIC, "pay_corrections_src", extra)
 
 
+def zones_source(t_env: StreamTableEnvironment, endpoints: Endpoints) -> DataStream:
+    """``zones`` from its earliest offset, every time: the job must know every version.
+
+    Broadcast to the lifecycle stage, whose watermark is the minimum of its inputs: like the
+    corrections input, this one has a constant watermark (epoch 0) and goes idle after 1 s, so
+    it holds event time back for about a second when a version arrives, never longer.
+    """
+    extra = (("ts", "TO_TIMESTAMP_LTZ(0, 3)"),)
+    return _raw_topic(t_env, endpoints, ZONES_TOPIC, "zones_src", extra, "earliest-offset")
+
+
 def _raw_topic(
     t_env: StreamTableEnvironment,
     endpoints: Endpoints,
     topic: str,
     table: str,
     watermark: tuple[tuple[str, str], ...] = (),
+    startup: str = "group-offsets",
 ) -> DataStream:
     schema = (
         Schema.new_builder()
@@ -135,7 +150,7 @@ def _raw_topic(
         .option("properties.group.id", endpoints.group_id)
         .option("properties.isolation.level", "read_committed")
         .option("properties.auto.offset.reset", "earliest")
-        .option("scan.startup.mode", "group-offsets")
+        .option("scan.startup.mode", startup)
     )
     if watermark:
         descriptor = descriptor.option("scan.watermark.idle-timeout", "1 s")
@@ -217,8 +232,16 @@ def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSe
     owned = owned_partitions(endpoints.kafka, settings.parallelism)
     fixes = (corrections_source(t_env, endpoints), KafkaRowDecoder(CORRECTIONS_TOPIC))
     priced = pricing_zones(zones)  # the zones themselves, unless a test injects a pay bug
+    versions = (zones_source(t_env, endpoints), KafkaRowDecoder(ZONES_TOPIC))
     events = build_pipeline(
-        raw, KafkaRowDecoder(INPUT_TOPIC), priced, settings, sinks, owned, corrections=fixes
+        raw,
+        KafkaRowDecoder(INPUT_TOPIC),
+        priced,
+        replace(settings, retired_evidence=False),  # no retired output on the cluster
+        sinks,
+        owned,
+        corrections=fixes,
+        versions=versions,
     )
     register_pg_tables(t_env, endpoints)
     statements = t_env.create_statement_set()

@@ -21,18 +21,20 @@ from jobs.functions import (
     LEDGER,
     QUARANTINE,
     RETIRED,
+    ZONES_VERSIONS,
     DailyTotalsFunction,
     Decoder,
     OrderLifecycleFunction,
     ParseCorrections,
     ParseEvents,
     daily_key,
+    decode_version_text,
 )
 from jobs.settings import JobSettings
 from udfs.daily import DailyTotals
 from udfs.lifecycle import OrderLifecycle
 from udfs.stream_clock import StreamClock
-from udfs.zones import Zones
+from udfs.zones_history import ZonesHistory, ZonesLike, version_record
 
 
 class Sinks(Protocol):
@@ -77,18 +79,23 @@ def with_event_time(stamped: DataStream, strategy: WatermarkStrategy) -> DataStr
 def build_pipeline(
     raw: DataStream,
     decode: Decoder,
-    zones: Zones,
+    zones: ZonesLike,
     settings: JobSettings,
     sinks: Sinks,
     owned_splits: Mapping[int, tuple[str, ...]] | None = None,
     corrections: tuple[DataStream, Decoder] | None = None,
+    versions: tuple[DataStream, Decoder] | None = None,
 ) -> DataStream:
     """Parse -> watermarks -> lifecycle by ``order_id`` -> totals by ``(driver_id, pay_date)``.
 
-    ``owned_splits``: the source splits each parser subtask reads (Kafka partitions), so the
-    slowest holds the watermark back from the start. ``corrections``: raw correction records
-    (``pay-corrections``) and their decoder; the daily stage applies them like any line.
-    Returns the stream of valid, admitted events (typed rows), e.g. for the raw archive.
+    ``zones``: the submission's version (or history), which seeds the lifecycle so no event
+    waits for the broadcast. ``versions``: raw zones version records (the ``zones`` topic, or a
+    collection) and their decoder, broadcast to the lifecycle stage; by default the
+    submission's own version(s). ``owned_splits``: the source splits each parser subtask reads
+    (Kafka partitions), so the slowest holds the watermark back from the start.
+    ``corrections``: raw correction records (``pay-corrections``) and their decoder; the daily
+    stage applies them like any line. Returns the stream of valid, admitted events (typed
+    rows), e.g. for the raw archive.
     """
     clock = StreamClock(settings.max_ahead_ms, idle_s=settings.split_idle_ms / 1000)
     parse = ParseEvents(frozenset(zones), decode, clock, owned_splits)
@@ -99,9 +106,18 @@ def build_pipeline(
     ).with_idleness(Duration.of_millis(settings.idleness_ms))
     events = with_event_time(parsed, watermarks).name("event-time").uid("event-time")
     lifecycle = OrderLifecycle(zones, settings.grace_ms, settings.max_open_ms)
+    if versions is None:
+        seed = zones.versions if isinstance(zones, ZonesHistory) else (zones,)
+        records = raw.get_execution_environment().from_collection(
+            [version_record(v) for v in seed], type_info=Types.STRING()
+        )
+        versions = (records.name("zones-versions").uid("zones-versions"), decode_version_text)
+    version_stream, decode_version = versions
+    function = OrderLifecycleFunction(lifecycle, decode_version, settings.retired_evidence)
     lines = (
         events.key_by(lambda e: e[1], key_type=Types.STRING())
-        .process(OrderLifecycleFunction(lifecycle), output_type=LINE_TYPE)
+        .connect(version_stream.broadcast(ZONES_VERSIONS))
+        .process(function, output_type=LINE_TYPE)
         .name("order-lifecycle")
         .uid("order-lifecycle")
     )

@@ -26,3 +26,4 @@ class JobSettings:
     parallelism: int = 1
     checkpoint_interval_ms: int = 10_000
     flink_options: tuple[tuple[str, str], ...] = ()  # extra Flink configuration, e.g. for tests
+    retired_evidence: bool = True  # ORDER_RETIRED records (tests); the Kafka job has no use

@@ -10,6 +10,7 @@ for reconciliation instead of the ledger.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -18,7 +19,7 @@ from udfs.ledger import LineKind, PayLine
 from udfs.localday import day_end_ms
 from udfs.money import from_minor
 from udfs.timefmt import format_ms
-from udfs.zones import Zones
+from udfs.zones import Zone
 
 # A driver-day with more lines than this is not a day of deliveries; further lines are
 # quarantined, which also bounds this key's state (docs/contracts.md, "Limits").
@@ -68,7 +69,7 @@ class DailyTotals:
     its line ids for deduplication.
     """
 
-    zones: Zones
+    zones: Mapping[str, Zone]  # timezones only: no zones version may change them
     grace_ms: int
     retention_ms: int
     max_lines: int = MAX_LINES_PER_DAY

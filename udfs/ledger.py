@@ -13,7 +13,7 @@ from typing import Any
 from udfs.money import to_minor
 from udfs.pay import RULE_VERSION, price_interval
 from udfs.timefmt import format_ms
-from udfs.zones import Zones
+from udfs.zones_history import ZonesLike
 
 
 class LineKind(StrEnum):
@@ -128,13 +128,18 @@ def line_id(*parts: object) -> str:
 
 def lines_for(
     interval: PaidInterval,
-    zones: Zones,
+    zones: ZonesLike,
     kind: LineKind = LineKind.LINE,
     reason: str | None = None,
     revision: int = 0,
 ) -> list[PayLine]:
-    """Price ``interval`` into one line per local day; a ``REVERSAL`` negates each of them."""
-    zone = zones[interval.zone]
+    """Price ``interval`` into one line per local day; a ``REVERSAL`` negates each of them.
+
+    The whole interval is priced by the zones version that governs its start
+    (``udfs.zones_history``); that version is on every line and in its identity.
+    """
+    version = zones.governing(interval.zone, interval.start_ms)
+    zone = version[interval.zone]
     sign = -1 if kind is LineKind.REVERSAL else 1
     lines = []
     for part in price_interval(zone, interval.start_ms, interval.end_ms):
@@ -146,7 +151,7 @@ def lines_for(
             interval.start_ms,
             interval.end_ms,
             part.pay_date,
-            zones.version,
+            version.version,
         )
         # Only a first-revision LINE keeps the bare identity: a reversal or adjustment must never
         # share the id (the sinks' primary key) of the line it corrects.
@@ -165,7 +170,7 @@ def lines_for(
                 zone.rate_per_minute,
                 _signed(sign, part.amount),
                 zone.currency,
-                zones.version,
+                version.version,
                 zone.schedule.version,
                 reason,
             )

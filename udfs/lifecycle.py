@@ -8,7 +8,7 @@ whether the order's state can be discarded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from udfs.events import EventType, OrderEvent, event_record
 from udfs.ledger import LineKind, PaidInterval, PayLine, line_id, lines_for
 from udfs.timefmt import format_ms
-from udfs.zones import Zone, Zones
+from udfs.zones_history import ZonesLike
 
 # Ties at one instant: a release comes before a new acceptance, which comes before its end,
 # so "unassigned + re-accepted" and zero-length intervals both read naturally.
@@ -58,7 +58,7 @@ class Derivation:
 
 
 def derive(
-    events: Iterable[OrderEvent], zones: Mapping[str, Zone], max_open_ms: int | None = None
+    events: Iterable[OrderEvent], zones: ZonesLike, max_open_ms: int | None = None
 ) -> Derivation:
     """Replay the events in event-time order through the order state machine.
 
@@ -79,7 +79,7 @@ def derive(
             length = e.time_ms - current.time_ms
             if max_open_ms is not None and length > max_open_ms and e.type in _CLOSING:
                 anomalies.append(Anomaly(e, _too_long(current, e, max_open_ms), settled=True))
-            elif e.type in zones[current.zone].paid_on:
+            elif e.type in zones.governing(current.zone, current.time_ms)[current.zone].paid_on:
                 intervals.append(
                     PaidInterval(
                         e.order_id,
@@ -163,7 +163,7 @@ def _order_key(e: OrderEvent) -> tuple[int, int, str]:
 class OrderLifecycle:
     """Transitions of one order; ``grace_ms`` bounds lateness, ``max_open_ms`` open orders."""
 
-    zones: Zones
+    zones: ZonesLike
     grace_ms: int
     max_open_ms: int
     max_events: int = MAX_ORDER_EVENTS
@@ -180,30 +180,44 @@ class OrderLifecycle:
         _insert_in_time_order(state, event)
         step = Step(late=late)
         derivation = derive_of(state, self)
-        step.lines = self._reconcile(state, derivation, event)
+        step.lines = self._reconcile(state, derivation, _because(event))
         return self._settle(state, derivation, watermark_ms, step)
 
     def on_timer(self, state: OrderState, watermark_ms: int) -> Step:
-        """The watermark moved: quarantine settled anomalies, flag or discard the order."""
-        return self._settle(state, derive_of(state, self), watermark_ms, Step())
+        """The watermark moved: re-price under a newer zones version, settle, flag or discard.
 
-    def _reconcile(self, state: OrderState, d: Derivation, cause: OrderEvent) -> list[PayLine]:
-        """Diff the paid intervals against the lines in effect; never edit a line in place."""
-        paid = {line.interval for line in state.lines}
-        wanted = set(d.intervals)
-        gone = [line for line in state.lines if line.interval not in wanted]
+        A zones version that arrived since the order's lines were priced, and that governs
+        one of its intervals, re-prices it here at the latest (REVERSAL + ADJUSTMENT): every
+        order in state has a timer, so none leaves state priced under a superseded version.
+        """
+        derivation = derive_of(state, self)
+        step = Step(lines=self._reconcile(state, derivation, REPRICED))
+        return self._settle(state, derivation, watermark_ms, step)
+
+    def _reconcile(self, state: OrderState, d: Derivation, reason: str) -> list[PayLine]:
+        """Diff the paid intervals against the lines in effect; never edit a line in place.
+
+        A line is in effect only while the zones version that governs its interval is the one
+        it was priced with; otherwise it is reversed and the interval paid again.
+        """
+        governing = {iv: self.zones.governing(iv.zone, iv.start_ms).version for iv in d.intervals}
+        current = [
+            line for line in state.lines if governing.get(line.interval) == line.zones_version
+        ]
+        paid = {line.interval for line in current}
+        gone = [line for line in state.lines if governing.get(line.interval) != line.zones_version]
         new = [iv for iv in d.intervals if iv not in paid]
         if not gone and not new:
             return []
         out: list[PayLine] = []
         if gone:
             state.revision += 1
-            out += [reverse(line, _because(cause)) for line in gone]
-            state.lines = [line for line in state.lines if line.interval in wanted]
+            out += [reverse(line, reason) for line in gone]
+            state.lines = current
         # Once an order has been corrected, every later line is part of that correction.
         corrected = bool(gone) or state.revision > 0
         kind = LineKind.ADJUSTMENT if corrected else LineKind.LINE
-        reason_new = _because(cause) if corrected else None
+        reason_new = reason if corrected else None
         for interval in new:
             added = lines_for(interval, self.zones, kind, reason_new, state.revision)
             state.lines += added
@@ -252,6 +266,9 @@ class OrderLifecycle:
             if a.settled and a.event.event_id not in state.quarantined
         ]
         return min([clear, *settled])
+
+
+REPRICED = "re-priced: a newer zones version governs this interval"
 
 
 def _because(cause: OrderEvent) -> str:

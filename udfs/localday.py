@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from udfs.timefmt import from_datetime, to_datetime
+
+MINUTE_MS = 60_000
+DAY_MINUTES = 24 * 60
+_DAY_MS = 86_400_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_SAMPLE_MS = 30 * MINUTE_MS  # no zone changes its offset twice within half an hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +55,61 @@ def split_by_local_day(start_ms: int, end_ms: int, tz: ZoneInfo) -> list[DayPart
             return parts
         parts.append(DayPart(day, cursor, boundary))
         cursor = boundary
+
+
+def utc_offset_ms(instant_ms: int, tz: ZoneInfo) -> int:
+    """The zone's UTC offset at ``instant_ms``, in milliseconds (wall clock = instant + offset)."""
+    offset = to_datetime(instant_ms).astimezone(tz).utcoffset()
+    assert offset is not None  # an aware datetime always has one
+    return (offset.days * 86_400 + offset.seconds) * 1000 + offset.microseconds // 1000
+
+
+def offset_pieces(start_ms: int, end_ms: int, tz: ZoneInfo) -> list[tuple[int, int, int]]:
+    """``[start, end)`` cut where the zone's UTC offset changes: ``(start, end, offset_ms)``.
+
+    Offsets are sampled every 30 minutes and each change is found to the millisecond by
+    bisection, so a DST transition anywhere in the range is found without a table of them.
+    """
+    if end_ms <= start_ms:
+        return []
+    samples = [*range(start_ms, end_ms, _SAMPLE_MS), end_ms - 1]
+    pieces: list[tuple[int, int, int]] = []
+    piece_start, offset = start_ms, utc_offset_ms(start_ms, tz)
+    for a, b in pairwise(samples):
+        if utc_offset_ms(b, tz) == offset:
+            continue
+        lo, hi = a, b  # offset(lo) == offset, offset(hi) differs: find the first changed instant
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if utc_offset_ms(mid, tz) == offset:
+                lo = mid
+            else:
+                hi = mid
+        pieces.append((piece_start, hi, offset))
+        piece_start, offset = hi, utc_offset_ms(hi, tz)
+    pieces.append((piece_start, end_ms, offset))
+    return pieces
+
+
+def wall_clock_ranges(
+    day: date, start_minute: int, end_minute: int, tz: ZoneInfo
+) -> list[tuple[int, int]]:
+    """The instants of local ``day`` whose wall-clock time of day is in ``[start, end)``.
+
+    Minutes count from local midnight; ``end_minute`` may be 1440 (the next midnight). The
+    rule is literal wall-clock membership, so it is DST-correct by construction: on a
+    spring-forward day, 02:30-04:00 in Los Angeles is 03:00-04:00 PDT (60 minutes: 02:00-03:00
+    does not exist); on a fall-back day, 01:30-02:00 is both 01:30-02:00 PDT and 01:30-02:00
+    PST (two half-hours). Half-open, like every window.
+    """
+    if not 0 <= start_minute <= end_minute <= DAY_MINUTES:
+        raise ValueError(f"not a time range within a day: {start_minute}..{end_minute}")
+    midnight_wall = (day.toordinal() - _EPOCH_ORDINAL) * _DAY_MS
+    wall_start = midnight_wall + start_minute * MINUTE_MS
+    wall_end = midnight_wall + end_minute * MINUTE_MS
+    ranges: list[tuple[int, int]] = []
+    for a, b, offset in offset_pieces(day_start_ms(day, tz), day_end_ms(day, tz), tz):
+        s, e = max(a, wall_start - offset), min(b, wall_end - offset)
+        if s < e:
+            ranges.append((s, e))
+    return ranges

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from udfs.localday import split_by_local_day
 from udfs.money import pay_amount
-from udfs.schedule import PeakSchedule
+from udfs.schedule import Schedule
 from udfs.zones import Zone
 
 # Bumped whenever the pay formula changes, so old lines stay explainable.
@@ -28,7 +28,7 @@ class PricedPart:
 
 
 def price_span(
-    rate_per_minute: Decimal, schedule: PeakSchedule, start_ms: int, end_ms: int, currency: str
+    rate_per_minute: Decimal, schedule: Schedule, start_ms: int, end_ms: int, currency: str
 ) -> tuple[int, Decimal, Decimal]:
     """``(base_ms, weighted_ms, amount)`` for ``[start, end)`` with no day splitting."""
     weighted = schedule.weighted_ms(start_ms, end_ms)

@@ -14,11 +14,29 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal
 from itertools import pairwise
+from typing import Protocol
 
 ONE = Decimal(1)
 # W(t) is ~1e12 ms at today's epoch plus every digit of a multiplier: the default 28-digit
 # context would silently round it, so the schedule's arithmetic runs with room to spare.
 _EXACT = Context(prec=100)
+
+
+class Schedule(Protocol):
+    """A zone's peaks as pricing sees them: ``PeakSchedule`` or ``weekly.WeeklySchedule``."""
+
+    @property
+    def version(self) -> str:
+        """Fingerprint of the step function (``schedule_version`` on every line)."""
+        ...
+
+    def weighted_ms(self, start_ms: int, end_ms: int) -> Decimal:
+        """Weighted duration of ``[start, end)``."""
+        ...
+
+    def segments_between(self, start_ms: int, end_ms: int) -> list[tuple[int, int, Decimal]]:
+        """The step function's segments that overlap ``[start, end)``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +92,10 @@ class PeakSchedule:
     def segments(self) -> list[tuple[int, int, Decimal]]:
         """The normalised step function as ``(start, end, multiplier)`` triples."""
         return list(zip(self._points, self._points[1:], self._rates, strict=False))
+
+    def segments_between(self, start_ms: int, end_ms: int) -> list[tuple[int, int, Decimal]]:
+        """The segments that overlap ``[start, end)`` (unclipped)."""
+        return [seg for seg in self.segments() if seg[1] > start_ms and seg[0] < end_ms]
 
 
 def _normalise(windows: Sequence[PeakWindow]) -> list[tuple[int, int, Decimal]]:

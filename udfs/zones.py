@@ -1,4 +1,10 @@
-"""Zones reference data (docs/contracts.md §3): load, validate, and version by content hash."""
+"""Zones reference data (docs/contracts.md §3): load, validate, and version by content hash.
+
+A zones document is one version of the reference data: its ``version`` is the hash of its
+exact bytes and its optional top-level ``effective`` instant says from when it prices
+(``udfs.zones_history`` orders versions by it). Peaks are dated (``peak_windows``) and/or
+weekly (``weekly_peaks``, ``udfs.weekly``).
+"""
 
 from __future__ import annotations
 
@@ -15,10 +21,14 @@ import yaml
 
 from udfs.events import END_TYPES, EventType
 from udfs.money import minor_unit
-from udfs.schedule import PeakSchedule, PeakWindow
-from udfs.timefmt import from_datetime
+from udfs.schedule import PeakSchedule, PeakWindow, Schedule
+from udfs.timefmt import TimestampError, from_datetime, parse_rfc3339_ms
+from udfs.weekly import WEEKDAYS, WeeklySchedule, WeeklyWindow
 
 DEFAULT_PAID_ON = frozenset({EventType.DELIVERED, EventType.CANCELLED})
+# A zones document travels as one Kafka record (the broker's default limit is 1 MB).
+MAX_ZONES_BYTES = 512 * 1024
+_TOP_LEVEL = frozenset({"zones", "effective"})
 
 
 class ZonesError(ValueError):
@@ -34,15 +44,25 @@ class Zone:
     currency: str
     rate_per_minute: Decimal
     paid_on: frozenset[EventType]
-    schedule: PeakSchedule = field(compare=False)
+    schedule: Schedule = field(compare=False)
 
 
 @dataclass(frozen=True)
 class Zones(Mapping[str, Zone]):
-    """All zones plus ``version``, the content hash recorded on every pay line."""
+    """All zones of one version: ``version`` (content hash, on every pay line), ``effective``.
+
+    ``effective_ms`` is when this version starts pricing (``None``: since forever); ``source``
+    is the exact document, whose hash ``version`` is.
+    """
 
     version: str
     by_name: Mapping[str, Zone]
+    effective_ms: int | None = None
+    source: bytes = field(default=b"", repr=False, compare=False)
+
+    def governing(self, zone: str, start_ms: int) -> Zones:
+        """The version that prices an interval of ``zone`` starting at ``start_ms``: this one."""
+        return self
 
     def __getitem__(self, name: str) -> Zone:
         return self.by_name[name]
@@ -62,16 +82,56 @@ def load_zones(path: str | Path) -> Zones:
 
 def parse_zones(data: bytes, source: str = "<zones>") -> Zones:
     """Validate zones YAML; the version is a hash of the exact bytes, so any edit is visible."""
+    if len(data) > MAX_ZONES_BYTES:
+        raise ZonesError(f"{source}: document: larger than {MAX_ZONES_BYTES} bytes")
     try:
         doc = yaml.safe_load(data)
     except yaml.YAMLError as exc:
-        raise ZonesError(f"{source}: invalid YAML: {exc}") from None
-    zones = _mapping(doc, "").get("zones")
-    entries = _mapping(zones, "zones")
+        raise ZonesError(f"{source}: invalid YAML: {_one_line(exc)}") from None
+    top = _mapping(doc, "")
+    entries = _mapping(top.get("zones"), "zones")
     if not entries:
         raise ZonesError(f"{source}: zones: at least one zone is required")
-    version = "sha256:" + hashlib.sha256(data).hexdigest()[:16]
-    return Zones(version, {str(k): _zone(str(k), v) for k, v in entries.items()})
+    # A misspelt ``effective`` would otherwise silently mean "effective since forever".
+    unknown = sorted(str(k) for k in top if k not in _TOP_LEVEL)
+    if unknown:
+        raise ZonesError(f"{source}: {unknown[0]}: unknown top-level key (known: zones, effective)")
+    effective = _effective(top.get("effective"))
+    return Zones(
+        zones_version(data),
+        {str(k): _zone(str(k), v) for k, v in entries.items()},
+        effective,
+        data,
+    )
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: what went wrong and where (PyYAML's own text spans lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
+
+
+def zones_version(data: bytes) -> str:
+    """The version of a zones document: a hash of its exact bytes."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:16]
+
+
+def _effective(raw: Any) -> int | None:
+    """``effective``: an RFC 3339 instant with offset (a YAML timestamp must carry one too)."""
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        if raw.tzinfo is None:
+            raise ZonesError("effective: needs an offset, like 2026-11-24T17:00:00-08:00")
+        return from_datetime(raw)
+    if not isinstance(raw, str):
+        raise ZonesError("effective: must be an RFC 3339 instant like 2026-11-24T17:00:00Z")
+    try:
+        return parse_rfc3339_ms(raw)
+    except TimestampError as exc:
+        raise ZonesError(f"effective: {exc}") from None
 
 
 def _zone(name: str, raw: Any) -> Zone:
@@ -91,9 +151,60 @@ def _zone(name: str, raw: Any) -> Zone:
     paid_on = _paid_on(spec.get("paid_on"), f"{where}.paid_on")
     windows = [
         _window(w, tz, f"{where}.peak_windows[{i}]")
-        for i, w in enumerate(spec.get("peak_windows") or [])
+        for i, w in enumerate(_list(spec.get("peak_windows"), f"{where}.peak_windows"))
     ]
-    return Zone(name, tz, currency, rate, paid_on, PeakSchedule(windows))
+    weekly = [
+        _weekly(w, f"{where}.weekly_peaks[{i}]")
+        for i, w in enumerate(_list(spec.get("weekly_peaks"), f"{where}.weekly_peaks"))
+    ]
+    # Without weekly windows the schedule (and its version) is exactly what it always was.
+    schedule: Schedule = WeeklySchedule(windows, weekly, tz) if weekly else PeakSchedule(windows)
+    return Zone(name, tz, currency, rate, paid_on, schedule)
+
+
+def _list(raw: Any, where: str) -> list[Any]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ZonesError(f"{where}: must be a list")
+    return raw
+
+
+def _weekly(raw: Any, where: str) -> WeeklyWindow:
+    spec = _mapping(raw, where)
+    days_raw = _required(spec, where, "days")
+    if not isinstance(days_raw, list) or not days_raw:
+        raise ZonesError(f"{where}.days: must be a non-empty list like [MON, TUE]")
+    days = set()
+    for day in days_raw:
+        if not isinstance(day, str) or day not in WEEKDAYS:
+            raise ZonesError(f"{where}.days: {day!r} is not one of {list(WEEKDAYS)}")
+        days.add(WEEKDAYS.index(day))
+    start = _time_of_day(_required(spec, where, "start"), f"{where}.start")
+    end = _time_of_day(_required(spec, where, "end"), f"{where}.end")
+    if end <= start:
+        raise ZonesError(f"{where}: end must be after start (split a window across midnight)")
+    multiplier = _decimal(_required(spec, where, "multiplier"), f"{where}.multiplier")
+    return WeeklyWindow(frozenset(days), start, end, multiplier)
+
+
+def _time_of_day(raw: Any, where: str) -> int:
+    """``"HH:MM"`` (00:00-24:00) as minutes after local midnight; YAML's 11:00 is a number."""
+    if not isinstance(raw, str):
+        raise ZonesError(f'{where}: must be a quoted local time like "11:00", got {raw!r}')
+    hours, sep, minutes = raw.partition(":")
+    if not (
+        sep
+        and len(hours) == 2
+        and len(minutes) == 2
+        and (hours + minutes).isascii()
+        and (hours + minutes).isdigit()
+    ):
+        raise ZonesError(f'{where}: not a local time like "11:00": {raw!r}')
+    value = int(hours) * 60 + int(minutes)
+    if int(minutes) > 59 or value > 24 * 60:
+        raise ZonesError(f'{where}: not a time of day between "00:00" and "24:00": {raw!r}')
+    return value
 
 
 def _window(raw: Any, tz: ZoneInfo, where: str) -> PeakWindow:

@@ -4,7 +4,9 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 BOOT="127.0.0.1:${KAFKA_PORT:-9092}"
 # name:partitions (replication factor 1: single broker)
-TOPICS=(order-events:4 pay-ledger:2 driver-daily-pay:2 order-events-dlq:2 order-events-quarantine:2 order-events-audit:2 pay-corrections:2)
+# (the same list as driverpay/topics.py; zones is compacted: the latest record per version hash)
+TOPICS=(order-events:4 pay-ledger:2 driver-daily-pay:2 order-events-dlq:2 order-events-quarantine:2 order-events-audit:2 pay-corrections:2 zones:1)
+declare -A CONFIG=([zones]="--config cleanup.policy=compact")
 tool() { "$STACK/kafka-tool.sh" org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOT" "$@"; }
 
 existing="$(tool --list)"
@@ -12,7 +14,8 @@ jobs=()
 for t in "${TOPICS[@]}"; do   # create the missing ones in parallel (one JVM each)
   name="${t%%:*}"; parts="${t##*:}"
   grep -qx "$name" <<<"$existing" && continue
-  tool --create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 >/dev/null &
+  # shellcheck disable=SC2086  # the config flags are meant to split
+  tool --create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 ${CONFIG[$name]:-} >/dev/null &
   jobs+=("$!:$name")
 done
 for j in "${jobs[@]}"; do wait "${j%%:*}" || die "creating topic ${j#*:} failed"; log "created topic ${j#*:}"; done

@@ -18,6 +18,7 @@ import psycopg
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from driverpay import topics
 from driverpay.generate import GenConfig, generate
 from driverpay.produce import read_lines
 from udfs.zones import load_zones
@@ -28,15 +29,7 @@ PG_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"
 # TRUNCATE is the owner's privilege only (the job's writer role cannot empty pay tables)
 PG_OWNER_DSN = "postgresql://driverpay_owner@127.0.0.1:5432/driverpay"
 FLINK = "http://127.0.0.1:8081"
-TOPICS = {
-    "order-events": 4,
-    "pay-ledger": 2,
-    "driver-daily-pay": 2,
-    "order-events-dlq": 2,
-    "order-events-quarantine": 2,
-    "order-events-audit": 2,
-    "pay-corrections": 2,
-}
+TOPICS = topics.PARTITIONS
 T = TypeVar("T")
 
 
@@ -76,7 +69,10 @@ def reset_topics() -> None:
         60,
         "topics to be deleted",
     )
-    new = [NewTopic(t, num_partitions=p, replication_factor=1) for t, p in TOPICS.items()]
+    new = [
+        NewTopic(t, num_partitions=p, replication_factor=1, config=topics.CONFIGS.get(t, {}))
+        for t, p in TOPICS.items()
+    ]
     for future in admin.create_topics(new, operation_timeout=30).values():
         future.result()
 

@@ -181,3 +181,45 @@ def test_a_changed_ledger_format_falls_back_to_to_json(monkeypatch):
     text = LedgerText()
     assert text(line, 30) == '{"new":"format"}'
     assert text(line, 30) == '{"new":"format"}'
+
+
+def test_a_recompute_prices_with_the_zones_versions_the_stream_had(tmp_path):
+    """A correction effective at 17:00 in San Francisco, given as its topic record."""
+    import yaml
+
+    from udfs.zones import parse_zones
+    from udfs.zones_history import ZonesHistory, version_record
+
+    base = load_zones(ZONES)
+    doc = yaml.safe_load(ZONES.read_text())
+    sf = {**doc["zones"]["sf"], "rate_per_minute": "0.40"}
+    raised = parse_zones(
+        yaml.safe_dump({"zones": {"sf": sf}, "effective": "2026-11-24T17:00:00-08:00"}).encode()
+    )
+    config = GenConfig(orders=400, drivers=30, malformed_rate=0.0)
+    generate(config, ZonesHistory([base, raised]), tmp_path / "e.jsonl", tmp_path / "t.json")
+    archive_events(tmp_path / "e.jsonl", tmp_path / "archive", base)
+    truth = json.loads((tmp_path / "t.json").read_text())
+
+    out = tmp_path / "out"
+    recompute(
+        tmp_path / "archive",
+        DAY,
+        ZONES.read_bytes(),
+        out,
+        workers=1,
+        version_records=(version_record(raised),),
+    )
+    result = compare(
+        _truth_of(truth, "2026-11-24"), daily_from_output(_rows(out / "driver_daily_pay.jsonl"))
+    )
+    assert result.ok, result.mismatched[:3]
+    versions = {r["zones_version"] for r in _rows(out / "pay_ledger.jsonl")}
+    assert versions == {base.version, raised.version}
+
+    without = tmp_path / "without"
+    recompute(tmp_path / "archive", DAY, ZONES.read_bytes(), without, workers=1)
+    assert not compare(
+        _truth_of(truth, "2026-11-24"),
+        daily_from_output(_rows(without / "driver_daily_pay.jsonl")),
+    ).ok  # the versions matter: without them, sf evenings are priced at the old rate
