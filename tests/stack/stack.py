@@ -6,98 +6,47 @@ import json
 import os
 import subprocess
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import psycopg
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from driverpay import topics
 from driverpay.generate import GenConfig, generate
 from driverpay.produce import read_lines
+from driverpay.stackctl import (  # the helpers the benchmark shares, re-exported for the tests
+    FLINK,
+    KAFKA,
+    PG_DSN,
+    PG_OWNER_DSN,
+    TOPICS,
+    cancel_jobs,
+    flink,
+    reset_tables,
+    reset_topics,
+    submit,
+    taskmanager_pids,
+    wait_for,
+)
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[2]
-KAFKA = "127.0.0.1:9092"
-PG_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"
-# TRUNCATE is the owner's privilege only (the job's writer role cannot empty pay tables)
-PG_OWNER_DSN = "postgresql://driverpay_owner@127.0.0.1:5432/driverpay"
-FLINK = "http://127.0.0.1:8081"
-TOPICS = topics.PARTITIONS
-T = TypeVar("T")
-
-
-def flink(path: str, method: str = "GET") -> Any:
-    """One call to the Flink REST API."""
-    request = urllib.request.Request(FLINK + path, method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = response.read()
-    return json.loads(body) if body else None
-
-
-def cancel_jobs() -> None:
-    """Cancel every running job and wait until none is running."""
-    for job in flink("/jobs/overview")["jobs"]:
-        if job["state"] not in ("CANCELED", "FINISHED", "FAILED"):
-            flink(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
-    wait_for(
-        lambda: not [
-            j
-            for j in flink("/jobs/overview")["jobs"]
-            if j["state"] not in ("CANCELED", "FINISHED", "FAILED")
-        ],
-        timeout=60,
-        what="jobs to cancel",
-    )
-
-
-def reset_topics() -> None:
-    """Delete and recreate the project topics, so each run starts from an empty log."""
-    admin = AdminClient({"bootstrap.servers": KAFKA})
-    existing = set(admin.list_topics(timeout=10).topics)
-    doomed = [t for t in TOPICS if t in existing]
-    for future in admin.delete_topics(doomed, operation_timeout=30).values():
-        future.result()
-    wait_for(
-        lambda: not set(TOPICS) & set(admin.list_topics(timeout=10).topics),
-        60,
-        "topics to be deleted",
-    )
-    new = [
-        NewTopic(t, num_partitions=p, replication_factor=1, config=topics.CONFIGS.get(t, {}))
-        for t, p in TOPICS.items()
-    ]
-    for future in admin.create_topics(new, operation_timeout=30).values():
-        future.result()
-
-
-def reset_tables() -> None:
-    """Empty the read model."""
-    with psycopg.connect(PG_OWNER_DSN) as conn:
-        conn.execute("TRUNCATE pay_lines, driver_daily_pay")
-
-
-def submit(group_id: str, extra: list[str] | None = None) -> str:
-    """``make submit`` with a fresh consumer group (``extra``: flink run options); the job id."""
-    env = {"DRIVERPAY_GROUP_ID": group_id, "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(
-        [str(ROOT / "scripts/stack/submit.sh"), *(extra or [])],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, **env},
-        check=True,
-    )
-    for line in out.stdout.splitlines():
-        if "JobID" in line:
-            return line.split()[-1]
-    raise AssertionError(f"no job id in submit output: {out.stdout}\n{out.stderr}")
+__all__ = [
+    "FLINK",
+    "KAFKA",
+    "PG_DSN",
+    "PG_OWNER_DSN",
+    "TOPICS",
+    "cancel_jobs",
+    "flink",
+    "reset_tables",
+    "reset_topics",
+    "submit",
+    "taskmanager_pids",
+    "wait_for",
+]
 
 
 def read_topic(topic: str, committed_only: bool = True) -> list[bytes]:
@@ -245,17 +194,6 @@ def orders_open_across(lines: list[bytes], cut: int) -> set[str]:
     return before & ends_after
 
 
-def taskmanager_pids() -> list[int]:
-    """The live TaskManager processes of the local cluster (PID file checked against /proc)."""
-    pids = []
-    for pid_file in (ROOT / ".run/flink/pid").glob("*taskexecutor*.pid"):
-        for line in pid_file.read_text().split():
-            cmdline = Path(f"/proc/{line}/cmdline")
-            if cmdline.exists() and b"TaskManagerRunner" in cmdline.read_bytes():
-                pids.append(int(line))
-    return pids
-
-
 def completed_checkpoints(job: str) -> int:
     """How many checkpoints the job has completed."""
     return int(flink(f"/jobs/{job}/checkpoints")["counts"]["completed"])
@@ -266,15 +204,3 @@ def assert_ledger_exactly_once(day: Day, timeout: float = 180) -> None:
     ids = Counter(r["line_id"] for r in committed_records("pay-ledger", day.pay_lines, timeout))
     assert max(ids.values()) == 1, "a line was committed twice"
     assert len(ids) == day.pay_lines
-
-
-def wait_for(check: Callable[[], T], timeout: float, what: str, every: float = 1.0) -> T:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)

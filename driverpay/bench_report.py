@@ -1,0 +1,221 @@
+"""Pure parts of ``driverpay.bench``: rates, percentiles, the report's JSON and its tables.
+
+Nothing here touches a service, so tests/unit/test_bench_report.py checks it on made-up samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Sample = tuple[float, float]  # (seconds since the run started, cumulative records read)
+# Targets of the throughput issue (README, "Benchmark").
+TARGET_EMBEDDED_RATIO = 0.5
+TARGET_KAFKA_P2_EVENTS_PER_S = 15_000.0
+TARGET_P99_SLACK_MS = 2_000.0  # p99 latency <= checkpoint interval + this
+REPORT_KEYS = ("date", "machine", "config", "kafka", "baseline", "embedded", "ratios", "targets")
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0..100), linear between closest ranks; None for no values."""
+    if not values:
+        return None
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile out of range: {q}")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class SteadyRate:
+    """Records/s over the steady window: from ``low`` to ``high`` of the backlog read."""
+
+    events_per_s: float
+    window_s: float
+    window_events: float
+    start_s: float
+
+
+def steady_rate(
+    samples: Sequence[Sample], total: int, low: float = 0.05, high: float = 0.95
+) -> SteadyRate | None:
+    """Rate between the first sample with >= ``low``·total read and the last with <= ``high``.
+
+    Start-up (job deployment, the first fetches, JIT) is before the window and the drain of the
+    last partitions after it; None if fewer than two samples fall inside.
+    """
+    start = next((s for s in samples if s[1] >= low * total), None)
+    if start is None:
+        return None
+    inside = [s for s in samples if s[0] > start[0] and s[1] <= high * total]
+    if not inside or inside[-1][1] <= start[1]:
+        return None
+    end = inside[-1]
+    window, events = end[0] - start[0], end[1] - start[1]
+    return SteadyRate(events / window, window, events, start[0])
+
+
+def latency_summary(latencies_s: Sequence[float]) -> dict[str, float | int | None]:
+    """Count, p50, p99 and max of append -> visible latencies, in milliseconds."""
+    ms = [s * 1000 for s in latencies_s]
+    return {
+        "count": len(ms),
+        "p50_ms": _round(percentile(ms, 50)),
+        "p99_ms": _round(percentile(ms, 99)),
+        "max_ms": _round(max(ms) if ms else None),
+    }
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+@dataclass
+class KafkaRun:
+    """One run of the real job on the cluster (``events`` = the preloaded backlog)."""
+
+    parallelism: int
+    events: int
+    rate: SteadyRate | None
+    latency: dict[str, float | int | None] = field(default_factory=dict)
+    live_events_per_s: float = 0.0
+    checkpoints: dict[str, Any] = field(default_factory=dict)
+    rss_mb: dict[str, float | None] = field(default_factory=dict)
+    correct: bool | None = None
+    mismatched: int = 0
+    job_id: str = ""
+
+
+@dataclass
+class BaselineRun:
+    """One run of the SQL baseline on the cluster over the same backlog."""
+
+    parallelism: int
+    events: int
+    rate: SteadyRate | None
+    job_id: str = ""
+
+
+@dataclass(frozen=True)
+class EmbeddedRun:
+    """An embedded run over the events file: wall time including start-up."""
+
+    name: str
+    events: int
+    seconds: float
+
+    @property
+    def events_per_s(self) -> float:
+        """Events over seconds (0 for an empty run)."""
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """``numerator / denominator`` rounded, or None when either side is missing."""
+    if not numerator or not denominator:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def _rate(run: KafkaRun | BaselineRun) -> float | None:
+    return run.rate.events_per_s if run.rate else None
+
+
+def build_report(
+    meta: dict[str, Any],
+    kafka: Sequence[KafkaRun],
+    baseline: Sequence[BaselineRun],
+    embedded: Sequence[EmbeddedRun],
+    checkpoint_interval_ms: float,
+) -> dict[str, Any]:
+    """The JSON document of one bench call (keys: ``REPORT_KEYS``)."""
+    base = {b.parallelism: _rate(b) for b in baseline}
+    ratios = {f"kafka_p{k.parallelism}": ratio(_rate(k), base.get(k.parallelism)) for k in kafka}
+    emb = {e.name: e.events_per_s for e in embedded}
+    ratios["embedded"] = ratio(emb.get("job"), emb.get("baseline"))
+    return {
+        "date": meta["date"],
+        "machine": meta["machine"],
+        "config": meta["config"],
+        "kafka": [asdict(k) for k in kafka],
+        "baseline": [asdict(b) for b in baseline],
+        "embedded": [{**asdict(e), "events_per_s": round(e.events_per_s, 1)} for e in embedded],
+        "ratios": ratios,
+        "targets": targets(kafka, ratios["embedded"], checkpoint_interval_ms),
+    }
+
+
+def targets(
+    kafka: Sequence[KafkaRun], embedded_ratio: float | None, checkpoint_interval_ms: float
+) -> dict[str, dict[str, Any]]:
+    """Each target of the issue with what was measured and whether it is met."""
+    p2 = next((k for k in kafka if k.parallelism == 2), None)
+    p99s = [k.latency.get("p99_ms") for k in kafka]
+    worst = max((float(p) for p in p99s if p is not None), default=None)
+    goals: list[tuple[str, float | None, float, bool]] = [
+        ("embedded_ratio", embedded_ratio, TARGET_EMBEDDED_RATIO, True),
+        ("kafka_p2_events_per_s", _rate(p2) if p2 else None, TARGET_KAFKA_P2_EVENTS_PER_S, True),
+        ("p99_latency_ms", worst, checkpoint_interval_ms + TARGET_P99_SLACK_MS, False),
+    ]
+    out = {}
+    for name, measured, target, at_least in goals:
+        met = None if measured is None else (measured >= target if at_least else measured <= target)
+        out[name] = {"target": target, "measured": _round(measured, 3), "met": met}
+    return out
+
+
+def rows(report: dict[str, Any]) -> list[list[str]]:
+    """One row per run, for the terminal table and the markdown copy."""
+    out = []
+    for run in report["kafka"]:
+        p = run["parallelism"]
+        lat, cp, rss = run["latency"], run["checkpoints"], run["rss_mb"]
+        out.append(
+            [
+                f"Kafka job p={p}",
+                f"{run['events']:,}",
+                _fmt(run["rate"]["events_per_s"] if run["rate"] else None),
+                _fmt(report["ratios"].get(f"kafka_p{p}"), ".2f"),
+                f"{_fmt(lat.get('p50_ms'))} / {_fmt(lat.get('p99_ms'))}",
+                f"{_fmt(cp.get('avg_ms'))} / {_fmt(cp.get('max_ms'))}",
+                f"{_fmt(rss.get('start'))} -> {_fmt(rss.get('peak'))}",
+                {True: "yes", False: "NO", None: "-"}[run["correct"]],
+            ]
+        )
+    for run in report["baseline"]:
+        rate = run["rate"]["events_per_s"] if run["rate"] else None
+        name = f"SQL baseline p={run['parallelism']}"
+        out.append([name, f"{run['events']:,}", _fmt(rate), "1", "-", "-", "-", "-"])
+    names = {"job": "embedded driverpay run p=1", "baseline": "embedded SQL baseline p=1"}
+    for run in report["embedded"]:
+        r = _fmt(report["ratios"]["embedded"], ".2f") if run["name"] == "job" else "1"
+        name = names.get(run["name"], run["name"])
+        out.append([name, f"{run['events']:,}", _fmt(run["events_per_s"]), r, "-", "-", "-", "-"])
+    return out
+
+
+COLUMNS = (
+    "run",
+    "events",
+    "events/s",
+    "ratio to baseline",
+    "latency p50 / p99 ms",
+    "checkpoint avg / max ms",
+    "TM RSS MB start -> peak",
+    "totals = truth",
+)
+
+
+def _fmt(value: Any, spec: str = ",.0f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The table as GitHub markdown (what the README's "Benchmark" section shows)."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(report)]
+    return "\n".join(lines) + "\n"

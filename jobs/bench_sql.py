@@ -1,0 +1,132 @@
+"""The throughput baseline: the job's parse -> dedup -> aggregate shape in pure Flink SQL.
+
+No Python function runs per record, so the whole job stays in the JVM: a JSON source (Kafka
+``order-events`` on the cluster, the events file embedded), keep-first ``ROW_NUMBER()`` dedup
+by ``event_id``, and a per-(driver, day) aggregate into a blackhole sink. ``driverpay.bench``
+compares the real job's events/s with this one's (README, "Benchmark").
+
+Cluster: ``flink run -py jobs/bench_sql.py`` with ``DRIVERPAY_KAFKA``, ``DRIVERPAY_GROUP_ID`` and
+``DRIVERPAY_PARALLELISM``. Embedded: ``python -m jobs.bench_sql FILE [PARALLELISM]`` prints
+``{"events": n, "seconds": s}`` (start-up included, like ``driverpay run``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE_TABLE = "bench_events_src"  # the Prometheus operator name starts with Source:_<this>
+JOB_NAME = "driverpay-sql-baseline"
+EVENT_TYPES = ("ACCEPTED", "PICKED_UP", "DELIVERED", "CANCELLED", "UNASSIGNED")
+
+
+def source_ddl(options: dict[str, str]) -> str:
+    """The events as JSON columns; malformed records are skipped (the job dead-letters them)."""
+    with_clause = ",\n  ".join(f"'{k}' = '{v}'" for k, v in options.items())
+    return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
+  event_id STRING, order_id STRING, driver_id STRING, `type` STRING, event_time STRING,
+  zone STRING, proc AS PROCTIME()
+) WITH (
+  {with_clause}
+)"""
+
+
+def kafka_options(bootstrap: str, group_id: str) -> dict[str, str]:
+    """``order-events`` from the earliest offset, read_committed like the job."""
+    return {
+        "connector": "kafka",
+        "topic": "order-events",
+        "properties.bootstrap.servers": bootstrap,
+        "properties.group.id": group_id,
+        "properties.isolation.level": "read_committed",
+        "scan.startup.mode": "earliest-offset",
+        "format": "json",
+        "json.ignore-parse-errors": "true",
+    }
+
+
+def file_options(path: Path) -> dict[str, str]:
+    """The generated events file (JSON lines) as a bounded source."""
+    return {
+        "connector": "filesystem",
+        "path": path.resolve().as_uri(),
+        "format": "json",
+        "json.ignore-parse-errors": "true",
+    }
+
+
+def statements(options: dict[str, str]) -> list[str]:
+    """DDL and the one INSERT: parse + validate, keep-first dedup, per driver-day aggregate."""
+    types = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+    ts = "TO_TIMESTAMP(REPLACE(REPLACE(event_time, 'T', ' '), 'Z', ''))"
+    return [
+        source_ddl(options),
+        """CREATE TEMPORARY TABLE bench_daily_sink (
+  driver_id STRING, pay_date DATE, events BIGINT, delivered INT, last_event TIMESTAMP(3)
+) WITH ('connector' = 'blackhole')""",
+        f"""CREATE TEMPORARY VIEW bench_parsed AS
+SELECT event_id, driver_id, `type`, {ts} AS ts, proc FROM {SOURCE_TABLE}
+WHERE event_id IS NOT NULL AND order_id IS NOT NULL AND driver_id IS NOT NULL
+  AND zone IS NOT NULL AND `type` IN ({types}) AND {ts} IS NOT NULL""",
+        """CREATE TEMPORARY VIEW bench_first AS
+SELECT event_id, driver_id, `type`, ts FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc ASC) AS rn FROM bench_parsed
+) WHERE rn = 1""",
+        """INSERT INTO bench_daily_sink
+SELECT driver_id, CAST(ts AS DATE), COUNT(*),
+       SUM(CASE WHEN `type` = 'DELIVERED' THEN 1 ELSE 0 END), MAX(ts)
+FROM bench_first GROUP BY driver_id, CAST(ts AS DATE)""",
+    ]
+
+
+def run(t_env: Any, options: dict[str, str]) -> Any:
+    """Create the tables and views on ``t_env`` and submit the INSERT; its TableResult."""
+    *ddl, insert = statements(options)
+    for statement in ddl:
+        t_env.execute_sql(statement)
+    return t_env.execute_sql(insert)
+
+
+def main() -> None:
+    """Entry point for ``flink run -py``: submit the Kafka baseline (detached)."""
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.table import StreamTableEnvironment
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.add_jars(*(jar.as_uri() for jar in sorted((ROOT / ".jars" / "flink").glob("*.jar"))))
+    env.set_parallelism(int(os.environ.get("DRIVERPAY_PARALLELISM", "2")))
+    t_env = StreamTableEnvironment.create(env)
+    t_env.get_config().set("pipeline.name", JOB_NAME)
+    bootstrap = os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
+    run(t_env, kafka_options(bootstrap, os.environ.get("DRIVERPAY_GROUP_ID", "bench-sql")))
+
+
+def embedded(path: Path, parallelism: int) -> dict[str, float]:
+    """Run the baseline over ``path`` on the embedded mini-cluster with the job's settings."""
+    from pyflink.table import StreamTableEnvironment
+
+    from jobs.embedded import local_environment
+    from jobs.settings import JobSettings
+
+    events = sum(1 for _ in path.open("rb"))
+    with tempfile.TemporaryDirectory(prefix="driverpay-bench-sql-") as tmp:
+        started = time.monotonic()
+        env = local_environment(JobSettings(parallelism=parallelism), Path(tmp))
+        t_env = StreamTableEnvironment.create(env)
+        result = run(t_env, file_options(path))
+        result.wait()
+        seconds = time.monotonic() - started
+    return {"events": events, "seconds": seconds}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        print(json.dumps(embedded(Path(sys.argv[1]), int(sys.argv[2] if len(sys.argv) > 2 else 1))))
+    else:
+        main()
