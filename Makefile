@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR := .out/demo
 DEMO_ORDERS ?= 20000
 
-.PHONY: bootstrap jars demo test lint typecheck unit flink-tests stack-tests up down submit upgrade sql clean
+.PHONY: bootstrap jars demo test lint typecheck unit flink-tests stack-tests up down submit upgrade sql bench clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -42,6 +42,11 @@ upgrade: jars
 # Flink SQL over the topics and tables (docs/contracts.md §10); QUERY=file runs it in batch mode, VARS="k=v ..."
 sql: jars
 	scripts/stack/sql.sh $(if $(QUERY),-f $(QUERY)) $(foreach v,$(VARS),-D $(v))
+
+# Throughput, latency, checkpoints and TaskManager memory of the deployed job against a pure SQL
+# baseline (README, "Benchmark"); resets topics and tables. BENCH_ARGS="--quick" for a smoke run.
+bench: up
+	$(BIN)/python -m driverpay.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .out .run
