@@ -65,7 +65,12 @@ def day_row() -> tuple[int, int] | None:
 
 @pytest.fixture(scope="module")
 def processed(real_stack: None) -> Iterator[None]:
-    """A fresh stack state, the job at parallelism 1, the events produced and in PostgreSQL."""
+    """A fresh stack state, the job at parallelism 1, the events produced and in PostgreSQL.
+
+    The job takes two slots even at parallelism 1 (the archive writes with two writers,
+    jobs/archive.py), so a second TaskManager gives the query its slot, as the README says.
+    """
+    stack.scale_taskmanagers(2)
     previous = os.environ.get("DRIVERPAY_PARALLELISM")
     os.environ["DRIVERPAY_PARALLELISM"] = "1"
     try:
@@ -83,6 +88,8 @@ def processed(real_stack: None) -> Iterator[None]:
         yield
     finally:
         stack.flink(f"/jobs/{job}?mode=cancel", method="PATCH")
+        stack.cancel_jobs()
+        stack.scale_taskmanagers(1)
 
 
 def run_sql(*args: str) -> str:
