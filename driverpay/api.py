@@ -30,7 +30,7 @@ import math
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,15 +40,17 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Annotated, Any
 
+import orjson
 import psycopg
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRouter
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from driverpay.api_models import DailyPay, ErrorBody, Health, PayLine, PayLines
 from driverpay.secrets import ensure_pgpassfile_env
@@ -69,6 +71,7 @@ MIN_TOKEN_CHARS = 32  # e.g. secrets.token_urlsafe(32) gives 43: not guessable a
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
+PRIVATE_NO_STORE = {"Cache-Control": "private, no-store"}
 # On every answer: JSON only, never framed, sniffed, cached or followed by a Referer.
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -180,13 +183,21 @@ class PoolSettings:
     min_size: int = 1
     max_size: int = 4
     timeout: float = 5.0  # seconds a request waits for a free connection before a 503
-    max_waiting: int = 32  # queued requests beyond this get a 503 at once
+    max_waiting: int = 256  # queued requests beyond this get a 503 at once (~0.25 s at 1,000/s)
     statement_timeout_ms: int = 5_000
     health_timeout: float = 2.0
 
 
+class OrjsonResponse(JSONResponse):
+    """JSON encoded by orjson: the same compact bytes as Starlette's, several times faster."""
+
+    def render(self, content: Any) -> bytes:
+        """The body: ``content`` (dicts, lists, str, int, bool, None) as compact JSON bytes."""
+        return orjson.dumps(content)
+
+
 def _error_response(err: ApiError) -> JSONResponse:
-    return JSONResponse(
+    return OrjsonResponse(
         status_code=err.status, content=err.body.model_dump(exclude_none=True), headers=err.headers
     )
 
@@ -229,19 +240,25 @@ def _decimal_text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
-def _daily_pay(row: DictRow) -> DailyPay:
-    return DailyPay(
-        driver_id=row["driver_id"],
-        date=row["pay_date"].isoformat(),
-        total=_money(row["total_cents"], row["currency"]),
-        total_cents=row["total_cents"],
-        currency=row["currency"],
-        line_count=row["line_count"],
-        as_of=_instant(row["as_of"]),
-        final=row["final"],
-        post_final=row["post_final"],
-        version=row["version"],
-    )
+def _daily_pay(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The ``DailyPay`` body of a ``DAILY_PAY_SQL`` row, as a dict in the model's field order.
+
+    Built without the model on the hot path (tests/unit/test_api_body.py checks it against
+    ``DailyPay``): the body is serialised as it is.
+    """
+    driver_id, pay_date, total_cents, currency, line_count, as_of, final, post_final, version = row
+    return {
+        "driver_id": driver_id,
+        "date": pay_date.isoformat(),
+        "total": _money(total_cents, currency),
+        "total_cents": total_cents,
+        "currency": currency,
+        "line_count": line_count,
+        "as_of": _instant(as_of),
+        "final": final,
+        "post_final": post_final,
+        "version": version,
+    }
 
 
 def _pay_line(row: DictRow) -> PayLine:
@@ -292,10 +309,12 @@ def _decode_cursor(cursor: str, driver_id: str, day: date) -> dict[str, Any]:
     return {"after_start": start, "after_line": line}
 
 
-def _configure_session(statement_timeout_ms: int, conn: psycopg.Connection[Any]) -> None:
+async def _configure_session(statement_timeout_ms: int, conn: psycopg.AsyncConnection[Any]) -> None:
     """Run once per new pooled connection (autocommit, so these are session settings)."""
-    conn.execute("SET default_transaction_read_only = on")
-    conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(statement_timeout_ms),))
+    await conn.execute("SET default_transaction_read_only = on")
+    await conn.execute(
+        "SELECT set_config('statement_timeout', %s, false)", (str(statement_timeout_ms),)
+    )
 
 
 def _api_version() -> str:
@@ -328,13 +347,13 @@ BEARER = HTTPBearer(
 )
 
 
-def get_pool(request: Request) -> ConnectionPool:
-    """The app's connection pool (opened by the lifespan)."""
-    conn_pool: ConnectionPool = request.app.state.pool
+async def get_pool(request: Request) -> AsyncConnectionPool:
+    """The app's connection pool (opened by the lifespan); async, so no threadpool hop."""
+    conn_pool: AsyncConnectionPool = request.app.state.pool
     return conn_pool
 
 
-PoolDep = Annotated[ConnectionPool, Depends(get_pool)]
+PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
 LimitParam = Annotated[
     int, Query(ge=1, le=MAX_PAGE, description=f"Lines per page, 1 to {MAX_PAGE}.")
 ]
@@ -381,7 +400,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        conn_pool = ConnectionPool(
+        conn_pool: AsyncConnectionPool = AsyncConnectionPool(
             dsn,
             min_size=settings.min_size,
             max_size=settings.max_size,
@@ -392,12 +411,12 @@ def create_app(
             timeout=settings.timeout,
             max_waiting=settings.max_waiting,
         )
-        conn_pool.open(wait=False)
+        await conn_pool.open(wait=False)
         app.state.pool = conn_pool
         try:
             yield
         finally:
-            await run_in_threadpool(conn_pool.close)
+            await conn_pool.close()
 
     app = FastAPI(
         title="driverpay read API",
@@ -413,29 +432,7 @@ def create_app(
         ],
     )
 
-    @app.middleware("http")
-    async def guard(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Rate limit (before auth, so token guessing is throttled too), then security headers."""
-        response: Response
-        wait = 0.0 if request.url.path == "/healthz" else buckets.take(_client_key(request))
-        if wait > 0:
-            retry = str(max(1, math.ceil(wait)))
-            response = _error_response(
-                ApiError(
-                    429,
-                    "rate_limited",
-                    f"too many requests, retry in {retry} s",
-                    headers={"Retry-After": retry},
-                )
-            )
-        else:
-            response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(Guard, buckets=buckets)
 
     async def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
@@ -460,16 +457,15 @@ def create_app(
         "404 when the job has written nothing for that driver and date.",
         responses={**_ERRORS, 404: {"model": ErrorBody, "description": "No pay for that day."}},
     )
-    def get_daily_pay(
-        driver_id: DriverIdParam, day: DateParam, conn_pool: PoolDep, response: Response
-    ) -> DailyPay:
+    async def get_daily_pay(driver_id: DriverIdParam, day: DateParam, conn_pool: PoolDep) -> Any:
         key = {"driver_id": _check_driver_id(driver_id), "pay_date": _parse_date(day)}
-        with conn_pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(DAILY_PAY_SQL, key).fetchone()
+        async with conn_pool.connection() as conn:
+            cur = await conn.execute(DAILY_PAY_SQL, key)
+            row = await cur.fetchone()
         if row is None:
             raise ApiError(404, "not_found", f"no pay recorded for driver {driver_id} on {day}")
-        response.headers["Cache-Control"] = "private, no-store"
-        return _daily_pay(row)
+        # the body is built in DailyPay's shape (unit-tested), so no response-model round trip
+        return OrjsonResponse(_daily_pay(row), headers=PRIVATE_NO_STORE)
 
     @router.get(
         "/drivers/{driver_id}/pay/lines",
@@ -481,7 +477,7 @@ def create_app(
         "when there are none.",
         responses=_ERRORS,
     )
-    def get_pay_lines(
+    async def get_pay_lines(
         driver_id: DriverIdParam,
         day: DateParam,
         conn_pool: PoolDep,
@@ -497,8 +493,9 @@ def create_app(
             after = _AFTER_UNTIMED if key["after_start"] is None else _AFTER_TIMED
         key["limit"] = limit + 1  # one more row tells whether another page exists
         query = PAY_LINES_SQL.format(after=after)
-        with conn_pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(query, key).fetchall()
+        async with conn_pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query, key)
+            rows = await cur.fetchall()
         page = rows[:limit]
         next_cursor = _encode_cursor(driver_id, pay_date, page[-1]) if len(rows) > limit else None
         response.headers["Cache-Control"] = "private, no-store"
@@ -520,10 +517,10 @@ def create_app(
         description="`SELECT 1` through the connection pool: 200 when it answers, else 503.",
         responses={503: {"model": Health, "description": "The database is unreachable."}},
     )
-    def healthz(conn_pool: PoolDep) -> Any:
+    async def healthz(conn_pool: PoolDep) -> Any:
         try:
-            with conn_pool.connection(timeout=settings.health_timeout) as conn:
-                conn.execute("SELECT 1").fetchone()
+            async with conn_pool.connection(timeout=settings.health_timeout) as conn:
+                await (await conn.execute("SELECT 1")).fetchone()
         except psycopg.Error as exc:
             log.warning("health check failed: %s", exc)
             return JSONResponse(
@@ -561,9 +558,52 @@ def create_app(
     return app
 
 
-def _client_key(request: Request) -> str:
+class Guard:
+    """Rate limit (before auth, so token guessing is throttled too), then security headers.
+
+    Plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware``) runs the
+    app in a separate task and streams its body through memory channels, which profiled as the
+    largest share of a request's CPU (docs/design.md, "Read path under load").
+    """
+
+    def __init__(self, app: ASGIApp, buckets: TokenBuckets) -> None:
+        self.app = app
+        self.buckets = buckets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 429 when the client's bucket is empty, else the app with the headers added."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        wait = 0.0 if scope["path"] == "/healthz" else self.buckets.take(_client_key(scope))
+        if wait > 0:
+            retry = str(max(1, math.ceil(wait)))
+            response = _error_response(
+                ApiError(
+                    429,
+                    "rate_limited",
+                    f"too many requests, retry in {retry} s",
+                    headers={"Retry-After": retry},
+                )
+            )
+            await response(scope, receive, send_with_headers)
+            return
+        await self.app(scope, receive, send_with_headers)
+
+
+def _client_key(scope: Scope) -> str:
     """The peer address (uvicorn applies X-Forwarded-For only from its trusted proxies)."""
-    return request.client.host if request.client else "unknown"
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _document_400_not_422(app: FastAPI) -> None:

@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -178,18 +178,41 @@ def produce(
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="worker processes; each has its own pool and its own per-client rate limit",
+        ),
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="log every request (costs CPU per request under load)")
+    ] = False,
 ) -> None:
-    """Serve the read API (docs/contracts.md §9) with uvicorn; needs DRIVERPAY_API_TOKEN."""
+    """Serve the read API (docs/contracts.md §8) with uvicorn; needs DRIVERPAY_API_TOKEN."""
     import uvicorn
 
     from driverpay.api import ConfigError, app_from_env
 
     try:
-        api = app_from_env()
+        api = app_from_env()  # checked here, so a bad setting exits 2 before any worker starts
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": access_log,
+        # uvloop and httptools when installed (they are: pyproject), else asyncio and h11
+        "loop": "auto",
+        "http": "auto",
+    }
+    if workers == 1:
+        uvicorn.run(api, **options)
+    else:  # workers are separate processes: each builds the app from the environment
+        uvicorn.run("driverpay.api:app_from_env", factory=True, workers=workers, **options)
 
 
 def _bad_input(message: str) -> typer.Exit:
@@ -611,3 +634,7 @@ def zones_sync(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

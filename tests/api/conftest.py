@@ -24,9 +24,15 @@ from psycopg import sql
 from driverpay.api import DEFAULT_READ_DSN, PoolSettings, RateLimit, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
-OWNER_DSN = "postgresql://driverpay_owner@127.0.0.1:5432/driverpay"
-WRITER_DSN = os.environ.get("DRIVERPAY_PG_DSN", "postgresql://driverpay@127.0.0.1:5432/driverpay")
-READER_DSN = os.environ.get("DRIVERPAY_PG_READ_DSN", DEFAULT_READ_DSN)
+# PG_PORT (as scripts/stack/postgres.sh reads it) runs these on a cluster beside another one
+PG_PORT = os.environ.get("PG_PORT", "5432")
+OWNER_DSN = f"postgresql://driverpay_owner@127.0.0.1:{PG_PORT}/driverpay"
+WRITER_DSN = os.environ.get(
+    "DRIVERPAY_PG_DSN", f"postgresql://driverpay@127.0.0.1:{PG_PORT}/driverpay"
+)
+READER_DSN = os.environ.get(
+    "DRIVERPAY_PG_READ_DSN", DEFAULT_READ_DSN.replace(":5432/", f":{PG_PORT}/")
+)
 TOKEN = f"test-token-{uuid.uuid4().hex}"
 DAY = date(2026, 11, 24)
 

@@ -164,13 +164,17 @@ def test_a_client_over_its_burst_gets_429_with_retry_after(
 
 def test_buckets_are_per_client_address(seed: Seed, auth: dict[str, str]) -> None:
     app = create_app(READER_DSN, TOKEN, rate=RateLimit(rate=0.5, burst=1))
-    with (
-        TestClient(app, client=("192.0.2.1", 1000)) as one,
-        TestClient(app, client=("192.0.2.2", 1000)) as two,
-    ):
-        assert one.get(pay_url(seed.usd), headers=auth).status_code == 200
-        assert one.get(pay_url(seed.usd), headers=auth).status_code == 429
-        assert two.get(pay_url(seed.usd), headers=auth).status_code == 200
+
+    async def peer_from_test_header(scope: Any, receive: Any, send: Any) -> None:
+        """The peer address a test names (one client, so one lifespan and one event loop)."""
+        peer = dict(scope.get("headers", ())).get(b"x-test-peer")
+        await app({**scope, "client": (peer.decode(), 1000)} if peer else scope, receive, send)
+
+    with TestClient(peer_from_test_header) as client:
+        one, two = {**auth, "X-Test-Peer": "192.0.2.1"}, {**auth, "X-Test-Peer": "192.0.2.2"}
+        assert client.get(pay_url(seed.usd), headers=one).status_code == 200
+        assert client.get(pay_url(seed.usd), headers=one).status_code == 429
+        assert client.get(pay_url(seed.usd), headers=two).status_code == 200
 
 
 def test_a_bucket_refills_at_its_rate_and_forgets_the_least_recent_client() -> None:

@@ -6,8 +6,10 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import psycopg
@@ -257,11 +259,22 @@ def test_api_sessions_are_read_only_even_for_a_statement_the_role_could_run(
     client: TestClient,
 ) -> None:
     pool = client.app.state.pool  # type: ignore[attr-defined]
-    with pool.connection() as conn:
-        assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
-        assert conn.execute("SELECT current_user").fetchone() == ("driverpay_reader",)
-        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-            conn.execute("CREATE TEMPORARY TABLE scratch (x int)")
+
+    async def session() -> tuple[Any, Any, type[BaseException] | None]:
+        async with pool.connection() as conn:
+            read_only = await (await conn.execute("SHOW default_transaction_read_only")).fetchone()
+            user = await (await conn.execute("SELECT current_user")).fetchone()
+            try:
+                await conn.execute("CREATE TEMPORARY TABLE scratch (x int)")
+            except psycopg.Error as exc:
+                return read_only, user, type(exc)
+            return read_only, user, None
+
+    # the pool belongs to the app's event loop: run there, through the test client's portal
+    read_only, user, refused = client.portal.call(session)  # type: ignore[union-attr]
+    assert read_only == ("on",)
+    assert user == ("driverpay_reader",)
+    assert refused is psycopg.errors.ReadOnlySqlTransaction
 
 
 # --- ops ------------------------------------------------------------------------------------
@@ -320,7 +333,17 @@ def server(seed: Seed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     env = {**os.environ, "DRIVERPAY_API_TOKEN": TOKEN, "DRIVERPAY_PG_READ_DSN": READER_DSN}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [ROOT / ".venv/bin/driverpay", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            # this checkout's code (python -m from ROOT), whatever the venv was installed from
+            [
+                sys.executable,
+                "-m",
+                "driverpay.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
