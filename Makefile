@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR := .out/demo
 DEMO_ORDERS ?= 20000
 
-.PHONY: bootstrap jars demo test lint typecheck unit flink-tests stack-tests up down submit upgrade sql bench clean
+.PHONY: bootstrap jars demo test lint typecheck unit flink-tests stack-tests up down submit upgrade sql bench bench-api clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -47,6 +47,11 @@ sql: jars
 # baseline (README, "Benchmark"); resets topics and tables. BENCH_ARGS="--quick" for a smoke run.
 bench: up
 	$(BIN)/python -m driverpay.bench $(BENCH_ARGS)
+
+# The read API under vegeta: p50/p99 at 1,000 requests/s and the maximum sustainable rate (README,
+# "Read path under load"); PostgreSQL only, no Flink. BENCH_API_ARGS="--quick" for a smoke run.
+bench-api: bootstrap
+	$(BIN)/python -m driverpay.bench_api $(BENCH_API_ARGS)
 
 clean:
 	rm -rf .out .run

@@ -30,6 +30,18 @@ if ! command -v promtool >/dev/null; then
   install_promtool
 fi
 
+# vegeta drives `make bench-api` at a constant rate (an open model: no coordinated omission, as
+# with wrk). Not in Debian: built from its Go module at a pinned version with the machine's Go.
+VEGETA_VERSION=v12.13.0
+if ! command -v vegeta >/dev/null; then
+  echo "bootstrap: installing vegeta $VEGETA_VERSION (go install, into /usr/local/bin)"
+  if command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]]; then
+    GOBIN=/usr/local/bin "$(command -v go || echo /usr/local/go/bin/go)" install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
+  else
+    echo "bootstrap: no Go toolchain: vegeta not installed (only make bench-api needs it)" >&2
+  fi
+fi
+
 stamp=".venv/.bootstrap-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [[ -f "$stamp" ]]; then
   exit 0

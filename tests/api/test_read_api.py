@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from driverpay.api import PoolSettings, create_app
-from tests.api.conftest import READER_DSN, ROOT, TOKEN, Seed
+from tests.api.conftest import OWNER_DSN, READER_DSN, ROOT, TOKEN, Seed
 
 pytestmark = pytest.mark.stack
 
@@ -78,6 +78,40 @@ def test_a_day_without_pay_is_a_404_with_a_json_message(
         body = response.json()
         assert body["error"] == "not_found"
         assert "no pay recorded" in body["message"]
+
+
+def test_a_total_is_never_older_than_the_committed_row(
+    client: TestClient, seed: Seed, auth: dict[str, str]
+) -> None:
+    """Contracts §8: no cache, so the staleness bound is 0.
+
+    Each answer reads the row as committed when its query runs: the very next request after an
+    update serves it, never the older total.
+    """
+    driver = f"fresh-{seed.run}"
+    with psycopg.connect(OWNER_DSN, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO driver_daily_pay (driver_id, pay_date, total_cents, currency, line_count,"
+            " version, final, post_final) VALUES (%s, %s, 100, 'USD', 1, 1, false, false)",
+            (driver, USD_DAY),
+        )
+        try:
+            for version in range(2, 12):
+                served = client.get(pay_url(driver), headers=auth).json()
+                assert (served["version"], served["total_cents"]) == (
+                    version - 1,
+                    version * 100 - 100,
+                )
+                conn.execute(
+                    "UPDATE driver_daily_pay SET version = %s, total_cents = %s, line_count = %s"
+                    " WHERE driver_id = %s",
+                    (version, version * 100, version, driver),
+                )
+                served = client.get(pay_url(driver), headers=auth).json()
+                assert (served["version"], served["total_cents"]) == (version, version * 100)
+                assert served["total"] == f"{version}.00"
+        finally:
+            conn.execute("DELETE FROM driver_daily_pay WHERE driver_id = %s", (driver,))
 
 
 # --- lines ----------------------------------------------------------------------------------
