@@ -386,6 +386,9 @@ def run_bench(options: Options) -> dict[str, Any]:
 def profile(options: Options, server: Server, load: Load) -> None:
     """py-spy over the server while it takes the fixed rate: ``profile.svg`` (not measured)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():  # not a dependency of the project: a tool for whoever profiles
+        console.print("[yellow]--profile: py-spy not found (pip install py-spy); skipped")
+        return
     out = options.out / "profile.svg"
     seconds = max(5, round(options.duration_s / 2))
     command = [spy, "record", "--subprocesses", "-o", str(out), "-d", str(seconds)]
