@@ -14,9 +14,13 @@ without touching the writer.
 Every read is one indexed lookup with bound parameters: the primary key ``(driver_id, pay_date)``
 of ``driver_daily_pay``, or the ``(driver_id, pay_date)`` index of ``pay_lines``. Lines come in
 pages (at most ``MAX_PAGE`` rows) with an opaque keyset cursor, so no request reads an unbounded
-day; each client (by IP) gets a token bucket of requests, so one caller cannot exhaust the pool
-or guess tokens quickly; every answer carries security headers, and no page loads assets from a
-CDN (Swagger UI and ReDoc are off; ``/openapi.json`` stays).
+day; each client (by IP) gets a token bucket of requests (per worker process), so one caller
+cannot exhaust the pool or guess tokens quickly; every answer carries security headers, and no
+page loads assets from a CDN (Swagger UI and ReDoc are off; ``/openapi.json`` stays).
+
+Cheap under load (docs/design.md, "Read path under load"): async endpoints on one event loop and
+an async pool (no threadpool hops), a plain ASGI guard, bodies encoded by orjson. No cache: each
+answer is read from PostgreSQL when served, so it is never older than the committed row.
 """
 
 from __future__ import annotations
