@@ -23,7 +23,15 @@ EVENT_FIELD_TYPES = [
     Types.STRING(),
 ]
 EVENT_TYPE = Types.ROW_NAMED(EVENT_FIELDS, EVENT_FIELD_TYPES)
-TIMESTAMPED_EVENT = Types.TUPLE([EVENT_TYPE, Types.LONG()])  # (event, event time ms)
+# An admitted event as the parser emits it: plus its local date on its zone's clock (the one
+# local-day rule, applied once), which the raw archive partitions by without a stage of its own.
+DATED_EVENT_TYPE = Types.ROW_NAMED(
+    [*EVENT_FIELDS, "event_date"], [*EVENT_FIELD_TYPES, Types.STRING()]
+)
+# ``Row(key, record)``: what a Python stage emits when the next stage is keyed by ``key``, so the
+# JVM keys it (``jobs.compat.key_by_first_field``) without a Python key-selector stage.
+KEYED_EVENT = Types.ROW([Types.STRING(), DATED_EVENT_TYPE])  # key: order_id
+STAMPED_EVENT = Types.TUPLE([KEYED_EVENT, Types.LONG()])  # (keyed event, event time ms)
 _LINE_FIELDS = [
     ("line_id", Types.STRING()),
     ("kind", Types.STRING()),
@@ -52,6 +60,7 @@ LINE_STATE_TYPE = Types.ROW_NAMED([n for n, _ in _LINE_FIELDS], [t for _, t in _
 LINE_TYPE = Types.ROW_NAMED(
     [*(n for n, _ in _LINE_FIELDS), "event_ms"], [*(t for _, t in _LINE_FIELDS), Types.LONG()]
 )
+KEYED_LINE = Types.ROW([Types.STRING(), LINE_TYPE])  # key: driver_id|pay_date (or order_id)
 
 
 # A side-output record of a lifecycle timer on its way to the daily stage, which emits it (see
@@ -61,20 +70,28 @@ CARRIER_PREFIX = "SIDE:"
 
 
 def side_carrier(tag_id: str, record: str, key: str) -> Row:
-    """A main-output row carrying one side-output record."""
-    return Row(
+    """A keyed main-output row carrying one side-output record (keyed by the order)."""
+    return Row(key, Row(
         "", CARRIER_PREFIX + tag_id, "", key, "", 0, 0, "", "", "", "", 0, 0, 0, "", "", "", "",
         "", "", record, 0,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
-def event_to_row(e: OrderEvent) -> Row:
-    """An event as the typed row that flows from the parser to the lifecycle stage."""
-    return Row(e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone)
+def keyed_event(e: OrderEvent, event_date: str) -> Row:
+    """An admitted event keyed by its order, as the parser hands it to the lifecycle stage."""
+    return Row(
+        e.order_id,
+        Row(e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone, event_date),
+    )
+
+
+def daily_key(driver_id: str, pay_date: str) -> str:
+    """``driver_id|pay_date``, the daily stage's key (``rpartition`` splits it: ids may hold |)."""
+    return f"{driver_id}|{pay_date}"
 
 
 def row_to_event(r: Row) -> OrderEvent:
-    """The inverse of :func:`event_to_row`."""
+    """The event of a (dated) event row; the inverse of :func:`keyed_event`'s value."""
     return OrderEvent(r[0], r[1], r[2], EventType(r[3]), r[4], r[5])
 
 
@@ -193,8 +210,9 @@ def order_row(state: OrderState, timer_ms: int | None) -> Row:
 
 
 def line_event_row(line: PayLine, event_ms: int) -> Row:
-    """The typed row the daily stage consumes for one ledger line."""
-    return Row(*line_to_row(line), event_ms)
+    """The typed row the daily stage consumes for one ledger line, keyed by its driver-day."""
+    key = daily_key(line.interval.driver_id, line.pay_date.isoformat())
+    return Row(key, Row(*line_to_row(line), event_ms))
 
 
 def line_event(r: Row) -> tuple[PayLine, int]:

@@ -172,7 +172,7 @@ def run_file(
             versions=(version_stream, decode_version_text),
         )
         if archive_dir is not None:
-            attach_archive(env, events, archive_dir.resolve().as_uri(), zones)
+            attach_archive(env, events, archive_dir.resolve().as_uri())
         env.execute("driverpay-embedded")
         records = sinks.read()
         seconds = time.monotonic() - started

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
@@ -27,7 +28,7 @@ from jobs.codec import (
     ORDER_STATE_TYPE,
     daily_row,
     daily_state,
-    event_to_row,
+    keyed_event,
     line_event,
     line_event_row,
     order_row,
@@ -35,10 +36,12 @@ from jobs.codec import (
     row_to_event,
     side_carrier,
 )
+from jobs.compat import subtask_index
 from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
 from udfs.events import MalformedEventError, OrderEvent, event_record, parse_event
 from udfs.ledger import LineKind, PayLine
 from udfs.lifecycle import OrderLifecycle, OrderState, Step, quarantine_record
+from udfs.localday import pay_date
 from udfs.reconcile import CorrectionError, correction_line
 from udfs.stream_clock import StreamClock
 from udfs.timefmt import format_ms
@@ -88,17 +91,6 @@ def decode_staged_line(value: str) -> Raw:
     r"""File source records are ``<line number>\\t<base64 of the original bytes>``."""
     position, _, payload = value.partition("\t")
     return Raw("file", f"line {position}", base64.b64decode(payload))
-
-
-def subtask_index(runtime_context: RuntimeContext) -> int:
-    """Index of the running subtask, working around PyFlink 2.2.1's thread-mode wrapper.
-
-    The wrapper calls ``getIndexOfThisSubtask``, which Flink 2.x moved to ``TaskInfo``.
-    """
-    try:
-        return int(runtime_context.get_index_of_this_subtask())
-    except AttributeError:  # Flink 2.x moved it to TaskInfo; the embedded wrapper did not follow
-        return int(runtime_context._runtime_context.getTaskInfo().getIndexOfThisSubtask())
 
 
 def dumps(record: dict[str, Any]) -> str:
@@ -154,19 +146,21 @@ class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
     """Validate raw records against the contract, once, for every source.
 
     Malformed ones go to the dead letter, ones from the future to quarantine; valid ones carry
-    the watermark timestamp of their split's stream clock.
+    the watermark timestamp of their split's stream clock and their local date (the archive's
+    partition), keyed by order for the lifecycle stage (``jobs.compat.key_by_first_field``).
     """
 
     stage = "parse-validate"
 
     def __init__(
         self,
-        zone_names: frozenset[str],
+        timezones: Mapping[str, ZoneInfo],
         decode: Decoder,
         clock: StreamClock,
         owned_splits: Mapping[int, tuple[str, ...]] | None = None,
     ) -> None:
-        self.zone_names = zone_names
+        self.timezones = dict(timezones)
+        self.zone_names = frozenset(timezones)
         self.decode = decode
         self.clock = clock
         self.owned_splits = dict(owned_splits or {})
@@ -203,7 +197,8 @@ class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
             yield QUARANTINE, dumps({**record, "position": raw.position})
             return
         self.valid.inc()
-        yield event_to_row(event), admission.watermark_ms
+        day = pay_date(event.time_ms, self.timezones[event.zone]).isoformat()
+        yield keyed_event(event, day), admission.watermark_ms
 
 
 class ParseCorrections(Guarded, ProcessFunction):  # type: ignore[misc]
@@ -507,11 +502,6 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         if step.timer_ms is not None and step.timer_ms != old_timer:
             ctx.timer_service().register_event_time_timer(step.timer_ms)
         self.state.update(daily_row(state, step.timer_ms))
-
-
-def daily_key(row: Row) -> str:
-    """``driver_id|pay_date`` of a line row (split with ``rpartition``: ids may hold ``|``)."""
-    return f"{row[3]}|{row[10]}"
 
 
 def _retired(kind: str, key: str, subtask: int, live: int) -> str:

@@ -247,7 +247,7 @@ def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSe
     statements = t_env.create_statement_set()
     for statement in sql_statements(ROOT / "sql" / "pg_sinks.sql"):
         statements.add_insert_sql(statement)
-    archive(events, archive_path(), zones, t_env, statements)
+    archive(events, archive_path(), t_env, statements)
     statements.attach_as_datastream()
 
 
