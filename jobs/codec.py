@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
 
+from jobs.pg_schema import SinkColumn, read_migrations, row_values, typed_columns
 from udfs.daily import DailyState
 from udfs.events import EventType, OrderEvent
 from udfs.ledger import LineKind, PaidInterval, PayLine
@@ -61,6 +63,39 @@ LINE_TYPE = Types.ROW_NAMED(
     [*(n for n, _ in _LINE_FIELDS), "event_ms"], [*(t for _, t in _LINE_FIELDS), Types.LONG()]
 )
 KEYED_LINE = Types.ROW([Types.STRING(), LINE_TYPE])  # key: driver_id|pay_date (or order_id)
+
+
+# What the daily stage emits for the read model and the topics: ``(contract JSON, typed row)``.
+# The JSON (made once, by udfs) goes to Kafka and the files; the row's named fields are the
+# PostgreSQL table's written columns, derived from sql/migrations, and go to the JDBC sinks
+# with only casts in SQL (jobs/pg_schema.py). A tuple, so the JVM can take the JSON out with
+# no Python stage (jobs.compat.first_field).
+_TABLES = read_migrations()
+LEDGER_COLUMNS: tuple[SinkColumn, ...] = tuple(typed_columns(_TABLES["pay_lines"]))
+DAILY_COLUMNS: tuple[SinkColumn, ...] = tuple(typed_columns(_TABLES["driver_daily_pay"]))
+_CARRIER_TYPES = {
+    "STRING": Types.STRING(),
+    "BIGINT": Types.LONG(),
+    "INT": Types.INT(),
+    "BOOLEAN": Types.BOOLEAN(),
+}
+
+
+def sink_record_type(columns: tuple[SinkColumn, ...]) -> Any:
+    """``TUPLE<json STRING, ROW<column carriers>>`` for one PostgreSQL table."""
+    row = Types.ROW_NAMED([c.name for c in columns], [_CARRIER_TYPES[c.carrier] for c in columns])
+    return Types.TUPLE([Types.STRING(), row])
+
+
+LEDGER_RECORD = sink_record_type(LEDGER_COLUMNS)
+DAILY_RECORD = sink_record_type(DAILY_COLUMNS)
+
+
+def sink_record(
+    text: str, record: dict[str, Any], columns: tuple[SinkColumn, ...]
+) -> tuple[str, Row]:
+    """One output: its contract JSON and its typed row."""
+    return text, Row(*row_values(record, columns))
 
 
 # A side-output record of a lifecycle timer on its way to the daily stage, which emits it (see

@@ -21,7 +21,8 @@ def check_version(version: str = pyflink_version) -> None:
     if version not in SUPPORTED:
         raise RuntimeError(
             f"jobs/compat.py was written against PyFlink {', '.join(SUPPORTED)}, not {version}: "
-            "re-check its internals (key_by_first_field, stamp_event_time, subtask_index) "
+            "re-check its internals (key_by_first_field, stamp_event_time, first_field, "
+            "subtask_index) "
             "and add the version to SUPPORTED"
         )
 
@@ -66,8 +67,21 @@ def stamp_event_time(
     j_stream = stamped._j_data_stream.assignTimestampsAndWatermarks(
         strategy._j_watermark_strategy.withTimestampAssigner(eventtime.CustomTimestampAssigner())
     )
+    return first_field(DataStream(j_stream), output_type)
+
+
+def first_field(pairs: DataStream, output_type: TypeInformation) -> DataStream:
+    """``(a, b)`` tuples -> ``a``, in the JVM.
+
+    The Java map PyFlink itself uses to drop a record's timestamp returns ``f0`` of any
+    ``Tuple2`` without looking at ``f1``; a Python ``map`` would cost a crossing per record.
+    """
+    check_version()
+    eventtime = get_gateway().jvm.org.apache.flink.streaming.api.functions.python.eventtime
     return DataStream(
-        j_stream.map(eventtime.RemoveTimestampMapFunction(), output_type.get_java_type_info())
+        pairs._j_data_stream.map(
+            eventtime.RemoveTimestampMapFunction(), output_type.get_java_type_info()
+        )
     )
 
 

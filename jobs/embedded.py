@@ -26,6 +26,7 @@ from pyflink.datastream.connectors.file_system import (
 )
 
 from jobs.archive import attach_archive
+from jobs.compat import first_field
 from jobs.functions import Decoder, decode_staged_line, decode_version_text
 from jobs.pipeline import build_pipeline
 from jobs.settings import JobSettings
@@ -91,10 +92,10 @@ class FileSinks:
         stream.sink_to(sink).name(f"{name}-file").uid(f"{name}-file")
 
     def ledger(self, stream: DataStream) -> None:
-        self._sink("pay_ledger", stream)
+        self._sink("pay_ledger", first_field(stream, Types.STRING()))
 
     def daily(self, stream: DataStream) -> None:
-        self._sink("driver_daily_pay", stream)
+        self._sink("driver_daily_pay", first_field(stream, Types.STRING()))
 
     def dead_letter(self, stream: DataStream) -> None:
         self._sink("dead_letter", stream)

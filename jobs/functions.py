@@ -24,7 +24,10 @@ from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from jobs.codec import (
     CARRIER_PREFIX,
+    DAILY_COLUMNS,
     DAILY_STATE_TYPE,
+    LEDGER_COLUMNS,
+    LEDGER_RECORD,
     ORDER_STATE_TYPE,
     daily_row,
     daily_state,
@@ -35,11 +38,12 @@ from jobs.codec import (
     order_state,
     row_to_event,
     side_carrier,
+    sink_record,
 )
 from jobs.compat import subtask_index
 from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
 from udfs.events import MalformedEventError, OrderEvent, event_record, parse_event
-from udfs.ledger import LineKind, PayLine
+from udfs.ledger import LineKind, PayLine, record_json
 from udfs.lifecycle import OrderLifecycle, OrderState, Step, quarantine_record
 from udfs.localday import pay_date
 from udfs.reconcile import CorrectionError, correction_line
@@ -49,7 +53,7 @@ from udfs.zones import ZonesError
 from udfs.zones_history import ZonesHistory, parse_version_record, version_record
 
 DEAD_LETTER = OutputTag("dead-letter", Types.STRING())
-LEDGER = OutputTag("pay-ledger", Types.STRING())
+LEDGER = OutputTag("pay-ledger", LEDGER_RECORD)  # (contract JSON, typed pay_lines row)
 QUARANTINE = OutputTag("quarantine", Types.STRING())
 AUDIT = OutputTag("audit", Types.STRING())
 RETIRED = OutputTag("retired", Types.STRING())  # state cleared: evidence for tests, not data
@@ -413,7 +417,11 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
 
 
 class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
-    """Keyed by ``driver_id|pay_date``: admits each line once to the ledger and the total."""
+    """Keyed by ``driver_id|pay_date``: admits each line once to the ledger and the total.
+
+    Ledger lines (``LEDGER``) and daily totals (main output) leave as ``(contract JSON, typed
+    row)``: the JSON for the topics and files, the row for PostgreSQL (``jobs.codec``).
+    """
 
     stage = "daily-totals"
 
@@ -467,7 +475,8 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
             self.quarantined.inc()
             yield QUARANTINE, _line_audit("DAY_LINE_CAP", line, self.totals.max_lines)
         else:
-            yield LEDGER, line.to_json()
+            record = line.to_record()
+            yield LEDGER, sink_record(record_json(record), record, LEDGER_COLUMNS)
             if new_state.post_final:
                 self.post_final.inc()
         if stored is None:
@@ -494,9 +503,9 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
 
     def _finish(
         self, state: DailyState, step: DailyStep, ctx: Any, old_timer: int | None
-    ) -> Iterator[str]:
+    ) -> Iterator[Any]:
         if step.emit is not None:
-            yield daily_json(step.emit)
+            yield sink_record(daily_json(step.emit), step.emit, DAILY_COLUMNS)
         if old_timer is not None and old_timer != step.timer_ms:
             ctx.timer_service().delete_event_time_timer(old_timer)
         if step.timer_ms is not None and step.timer_ms != old_timer:

@@ -13,7 +13,7 @@ from pyflink.common import Duration, WatermarkStrategy
 from pyflink.common.typeinfo import Types
 from pyflink.datastream import DataStream
 
-from jobs.codec import KEYED_EVENT, KEYED_LINE, STAMPED_EVENT
+from jobs.codec import DAILY_RECORD, KEYED_EVENT, KEYED_LINE, STAMPED_EVENT
 from jobs.compat import key_by_first_field, stamp_event_time
 from jobs.functions import (
     AUDIT,
@@ -37,13 +37,16 @@ from udfs.zones_history import ZonesHistory, ZonesLike, version_record
 
 
 class Sinks(Protocol):
-    """Where each output goes; every stream carries JSON strings."""
+    """Where each output goes: JSON strings, but ``(JSON, typed row)`` for ledger and daily."""
 
     def ledger(self, stream: DataStream) -> None:
-        """Pay lines, reversals and adjustments, each admitted once (``pay-ledger``)."""
+        """Pay lines, reversals and adjustments, each admitted once (``pay-ledger``).
+
+        ``jobs.codec.LEDGER_RECORD``: ``jobs.compat.first_field`` gives the JSON in the JVM.
+        """
 
     def daily(self, stream: DataStream) -> None:
-        """Daily-totals changelog (``driver-daily-pay``)."""
+        """Daily-totals changelog (``driver-daily-pay``), ``jobs.codec.DAILY_RECORD``."""
 
     def dead_letter(self, stream: DataStream) -> None:
         """Malformed and poison records with reason, payload and position (``order-events-dlq``)."""
@@ -129,7 +132,7 @@ def build_pipeline(
     totals = DailyTotals(zones, settings.finalize_grace_ms, settings.daily_retention_ms)
     daily = (
         key_by_first_field(lines, Types.STRING())
-        .process(DailyTotalsFunction(totals), output_type=Types.STRING())
+        .process(DailyTotalsFunction(totals), output_type=DAILY_RECORD)
         .name("daily-totals")
         .uid("daily-totals")
     )
