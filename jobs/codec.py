@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableSet
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -197,8 +198,8 @@ DAILY_STATE_TYPE = Types.ROW_NAMED(
         "day_end_ms",
         "as_of_ms",
         "timer_ms",
-        "seen",
-        "in_effect",
+        "seen_count",
+        "in_effect_count",
     ],
     [
         Types.STRING(),
@@ -210,8 +211,8 @@ DAILY_STATE_TYPE = Types.ROW_NAMED(
         Types.LONG(),
         Types.LONG(),
         Types.LONG(),
-        Types.LIST(Types.STRING()),
-        Types.LIST(Types.STRING()),
+        Types.LONG(),
+        Types.LONG(),
     ],
 )
 
@@ -255,15 +256,13 @@ def line_event(r: Row) -> tuple[PayLine, int]:
     return row_to_line(r), r[21]
 
 
-def daily_state(r: Row) -> DailyState:
-    """A driver-day's state from its stored row."""
-    return DailyState(
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], set(r[9] or ()), set(r[10] or ())
-    )
+def daily_state(r: Row, seen: MutableSet[str], in_effect: MutableSet[str]) -> DailyState:
+    """A driver-day's state from its stored row and its two sets (map state: jobs.state_set)."""
+    return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], seen, in_effect)
 
 
 def daily_row(state: DailyState, timer_ms: int | None) -> Row:
-    """The one typed row a driver-day is stored as (sorted id lists: deterministic bytes)."""
+    """The one typed row a driver-day is stored as; its sets live in map state, sized here."""
     return Row(
         state.currency,
         state.total_minor,
@@ -274,6 +273,6 @@ def daily_row(state: DailyState, timer_ms: int | None) -> Row:
         state.day_end_ms,
         state.as_of_ms,
         timer_ms,
-        sorted(state.seen),
-        sorted(state.in_effect),
+        len(state.seen),
+        len(state.in_effect),
     )

@@ -194,7 +194,7 @@ def write_outputs(output_dir: Path, records: dict[str, list[dict[str, Any]]]) ->
             latest[key] = row
     daily = [latest[k] for k in sorted(latest)]
     dead = sorted(records["dead_letter"], key=lambda r: _position_key(r["position"]))
-    quarantine = sorted(records["quarantine"], key=lambda r: (r["order_id"], r["event_id"]))
+    quarantine = sorted(records["quarantine"], key=_quarantine_key)
     audit = sorted(records["audit"], key=lambda r: json.dumps(r, sort_keys=True))
     retired = sorted(records["retired"], key=lambda r: json.dumps(r, sort_keys=True))
     changelog = sorted(
@@ -213,6 +213,11 @@ def write_outputs(output_dir: Path, records: dict[str, list[dict[str, Any]]]) ->
             fh.writelines(
                 json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in rows
             )
+
+
+def _quarantine_key(record: dict[str, Any]) -> tuple[str, str, str]:
+    """Events by order and event id; a day's capped lines (no event id) by their line id."""
+    return (record.get("order_id") or "", record.get("event_id") or "", record.get("line_id") or "")
 
 
 def _position_key(position: str) -> tuple[int, str]:

@@ -41,6 +41,7 @@ from jobs.codec import (
     sink_record,
 )
 from jobs.compat import subtask_index
+from jobs.state_set import StagedMapSet, persist
 from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
 from udfs.events import MalformedEventError, OrderEvent, event_record, parse_event
 from udfs.ledger import LineKind, PayLine, record_json
@@ -430,6 +431,13 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(ValueStateDescriptor("daily", DAILY_STATE_TYPE))
+        # The day's line ids and intervals in effect: one keyed lookup per line (jobs.state_set).
+        self.seen = runtime_context.get_map_state(
+            MapStateDescriptor("daily-seen", Types.STRING(), Types.BOOLEAN())
+        )
+        self.in_effect = runtime_context.get_map_state(
+            MapStateDescriptor("daily-in-effect", Types.STRING(), Types.BOOLEAN())
+        )
         self.subtask = subtask_index(runtime_context)
         self.live = 0
         group = self.open_guard(runtime_context)
@@ -459,7 +467,7 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
             yield _SIDE_OUTPUTS[kind[len(CARRIER_PREFIX) :]], value[20]
             return
         stored = self.state.value()
-        state = daily_state(stored) if stored is not None else None
+        state = self._day(stored) if stored is not None else None
         line, event_ms = line_event(value)
         watermark = ctx.timer_service().current_watermark()
         new_state, step = self.totals.on_line(state, line, event_ms, watermark)
@@ -488,12 +496,14 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         if stored is None:
             return
         driver_id, _, pay_date = ctx.get_current_key().rpartition("|")  # ids may contain "|"
-        state = daily_state(stored)
+        state = self._day(stored)
         step = self.totals.on_timer(
             state, driver_id, pay_date, ctx.timer_service().current_watermark()
         )
         if step.discard:
             self.state.clear()
+            self.seen.clear()
+            self.in_effect.clear()
             self.live -= 1
             yield RETIRED, _retired("DAY_RETIRED", ctx.get_current_key(), self.subtask, self.live)
             return
@@ -511,6 +521,14 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         if step.timer_ms is not None and step.timer_ms != old_timer:
             ctx.timer_service().register_event_time_timer(step.timer_ms)
         self.state.update(daily_row(state, step.timer_ms))
+        persist(state.seen, self.seen)
+        persist(state.in_effect, self.in_effect)
+
+    def _day(self, stored: Row) -> DailyState:
+        """The stored day, its sets read through on demand from map state."""
+        return daily_state(
+            stored, StagedMapSet(self.seen, stored[9]), StagedMapSet(self.in_effect, stored[10])
+        )
 
 
 def _retired(kind: str, key: str, subtask: int, live: int) -> str:
