@@ -15,6 +15,7 @@ import pytest
 from pyflink.common.typeinfo import Types
 
 from jobs.archive import attach_archive
+from jobs.compat import SUPPORTED, check_version
 from jobs.embedded import FileSinks, local_environment
 from jobs.functions import decode_staged_line
 from jobs.pipeline import build_pipeline
@@ -61,3 +62,9 @@ def test_the_archive_projects_the_parsed_event_in_sql_without_a_python_map(plan)
     archive = [n for n in names(plan) if "Calc" in n and "event_date" in n]
     assert archive, "the archive's projection of the dated event"
     assert "archive-local-date" not in names(plan)
+
+
+def test_the_internals_refuse_a_pyflink_they_were_not_checked_against() -> None:
+    check_version(SUPPORTED[0])
+    with pytest.raises(RuntimeError, match="re-check its internals"):
+        check_version("2.3.0")
