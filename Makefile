@@ -37,7 +37,7 @@ submit: jars
 
 # Stop with a savepoint, fresh TaskManagers, resubmit the working tree from it (PARALLELISM=P rescales).
 upgrade: jars
-	$(if $(PARALLELISM),DRIVERPAY_PARALLELISM=$(PARALLELISM)) scripts/stack/upgrade.sh
+	$(if $(PARALLELISM),DRIVERPAY_PARALLELISM=$(PARALLELISM)) $(if $(TASKMANAGERS),DRIVERPAY_TASKMANAGERS=$(TASKMANAGERS)) scripts/stack/upgrade.sh
 
 # Flink SQL over the topics and tables (docs/contracts.md §10); QUERY=file runs it in batch mode, VARS="k=v ..."
 sql: jars

@@ -80,6 +80,7 @@ class Options:
     embedded: bool
     baseline: bool
     cancel_leftovers: bool = False
+    spread: bool = True  # one TaskManager per subtask of the job (one Python interpreter each)
 
     @property
     def orders(self) -> int:
@@ -397,6 +398,8 @@ class Bench:
         """The real job at ``parallelism`` over the preloaded head, then the live tail."""
         head, tail = day.split(self.options.live_share)
         prep = self.task(f"p={parallelism}: reset, preload {len(head):,} events")
+        if self.options.spread:
+            stackctl.scale_taskmanagers(parallelism)
         ensure_slots(parallelism, self.options.cancel_leftovers)
         fresh_topic(head)
         rss = RssSampler()
@@ -606,6 +609,7 @@ def run_bench(options: Options) -> dict[str, Any]:
             "live_share": options.live_share,
             "live_load": options.live_load,
             "marker_every_s": options.marker_every_s,
+            "taskmanagers": "one per subtask" if options.spread else "as running",
             "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
         },
     }
@@ -656,6 +660,13 @@ def main(
     cancel_leftovers: Annotated[
         bool, typer.Option(help="cancel jobs an earlier session left holding the slots")
     ] = False,
+    spread: Annotated[
+        bool,
+        typer.Option(
+            help="scale to one TaskManager per subtask before each Kafka run (thread mode: "
+            "a TaskManager's Python operators share one interpreter)"
+        ),
+    ] = True,
 ) -> None:
     """Benchmark the deployed job against a pure Flink SQL baseline (README, "Benchmark")."""
     options = Options(
@@ -669,6 +680,7 @@ def main(
         embedded=embedded,
         baseline=baseline,
         cancel_leftovers=cancel_leftovers,
+        spread=spread,
     )
     stackctl.flink("/overview")  # fail fast, before generating, if the stack is down
     report = run_bench(options)

@@ -109,6 +109,17 @@ def submit(group_id: str, extra: list[str] | None = None, env: dict[str, str] | 
     return job_id_from(out.stdout, out.stderr)
 
 
+def scale_taskmanagers(count: int) -> None:
+    """``flink.sh scale count``: that many TaskManagers (2 slots each), kept by the watchdog."""
+    subprocess.run(
+        [str(ROOT / "scripts/stack/flink.sh"), "scale", str(count)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+
+
 def job_id_from(stdout: str, stderr: str = "") -> str:
     """The job id that ``flink run`` prints ("... submitted with JobID <id>")."""
     for line in stdout.splitlines():

@@ -11,32 +11,25 @@ event twice or loses one; a partition gets a ``_SUCCESS`` file once committed. P
 take a Python ``BucketAssigner``, hence the Table API route: ``from_data_stream`` ->
 ``INSERT INTO`` a table ``PARTITIONED BY (zone, event_date)``.
 
-Cost: one small Python map per event (the local date: a ``ZoneInfo`` conversion, ~3 µs),
-the only Python stage the archive adds. If the parser emitted ``event_date`` itself, this map
-would go away. The Parquet writer needs the jars of :func:`archive_jars` on the classpath.
+Cost: no Python stage of its own. The parser dates each event once (the local-day rule) and
+the archive only projects the typed row in SQL; the Parquet writer (the jars of
+:func:`archive_jars`) is JVM work.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pyflink.common import Row
-from pyflink.common.typeinfo import Types
-from pyflink.datastream import DataStream, MapFunction, StreamExecutionEnvironment
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 from pyflink.table.statement_set import StatementSet
 
-from jobs.codec import EVENT_FIELD_TYPES, EVENT_FIELDS
-from udfs.localday import pay_date
-from udfs.zones import Zones
+from jobs.codec import DATED_EVENT_TYPE
 
 ROOT = Path(__file__).resolve().parents[1]
 JARS = ROOT / ".jars" / "archive"
 TABLE = "driverpay_archive"
-UID = "archive-local-date"
-DATED_EVENT_TYPE = Types.ROW_NAMED(
-    [*EVENT_FIELDS, "event_date"], [*EVENT_FIELD_TYPES, Types.STRING()]
-)
+VIEW = "driverpay_archive_events"
 
 
 def archive_jars() -> list[str]:
@@ -48,18 +41,6 @@ def archive_jars() -> list[str]:
     if not any(j.name.startswith("flink-parquet") for j in jars):
         raise FileNotFoundError(f"no Parquet jars in {JARS}: run `make jars`")
     return [jar.as_uri() for jar in jars]
-
-
-class LocalDate(MapFunction):  # type: ignore[misc]
-    """An event row plus its local date on the zone's clock (the archive's partition)."""
-
-    def __init__(self, zones: Zones) -> None:
-        self.zones = {name: zone.timezone for name, zone in zones.items()}
-
-    def map(self, value: Row) -> Row:
-        """``(event…, event_date)``; the parser already checked the zone exists."""
-        day = pay_date(value[4], self.zones[value[5]]).isoformat()
-        return Row(value[0], value[1], value[2], value[3], value[4], value[5], day)
 
 
 # Fixed, whatever the job's parallelism: the file sink's single partition committer (max
@@ -96,28 +77,31 @@ def sink_ddl(base_path: str) -> str:
 def archive(
     events: DataStream,
     base_path: str,
-    zones: Zones,
     t_env: StreamTableEnvironment,
     statements: StatementSet | None = None,
 ) -> StatementSet:
-    """Add the archive sink for ``events`` (typed rows of ``jobs.codec.EVENT_TYPE``).
+    """Add the archive sink for ``events``: ``Row(order_id, jobs.codec.DATED_EVENT_TYPE)``.
 
     Returns the statement set holding the insert: the caller must call
     ``attach_as_datastream()`` on it (once, after adding its other inserts) before
     ``env.execute()``, so the archive runs in the same job and the same checkpoints.
     ``base_path``: a local folder or any Flink filesystem URI.
     """
-    dated = events.map(LocalDate(zones), output_type=DATED_EVENT_TYPE).name(UID).uid(UID)
     t_env.execute_sql(sink_ddl(base_path))
+    t_env.create_temporary_view(VIEW, t_env.from_data_stream(events))
     statements = statements or t_env.create_statement_set()
-    statements.add_insert(TABLE, t_env.from_data_stream(dated))
+    statements.add_insert_sql(insert_sql())
     return statements
 
 
-def attach_archive(
-    env: StreamExecutionEnvironment, events: DataStream, base_path: str, zones: Zones
-) -> None:
+def insert_sql() -> str:
+    """The archive's columns, in order, from the dated event (``f1`` of the keyed row)."""
+    columns = ", ".join(f"f1.`{name}`" for name in DATED_EVENT_TYPE.get_field_names())
+    return f"INSERT INTO {TABLE} SELECT {columns} FROM {VIEW}"
+
+
+def attach_archive(env: StreamExecutionEnvironment, events: DataStream, base_path: str) -> None:
     """All-in-one for a job without a table environment of its own (e.g. the embedded run)."""
     env.add_jars(*archive_jars())
     t_env = StreamTableEnvironment.create(env)
-    archive(events, base_path, zones, t_env).attach_as_datastream()
+    archive(events, base_path, t_env).attach_as_datastream()

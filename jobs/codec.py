@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableSet
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
 
+from jobs.pg_schema import SinkColumn, read_migrations, row_values, typed_columns
 from udfs.daily import DailyState
 from udfs.events import EventType, OrderEvent
 from udfs.ledger import LineKind, PaidInterval, PayLine
@@ -23,7 +26,15 @@ EVENT_FIELD_TYPES = [
     Types.STRING(),
 ]
 EVENT_TYPE = Types.ROW_NAMED(EVENT_FIELDS, EVENT_FIELD_TYPES)
-TIMESTAMPED_EVENT = Types.TUPLE([EVENT_TYPE, Types.LONG()])  # (event, event time ms)
+# An admitted event as the parser emits it: plus its local date on its zone's clock (the one
+# local-day rule, applied once), which the raw archive partitions by without a stage of its own.
+DATED_EVENT_TYPE = Types.ROW_NAMED(
+    [*EVENT_FIELDS, "event_date"], [*EVENT_FIELD_TYPES, Types.STRING()]
+)
+# ``Row(key, record)``: what a Python stage emits when the next stage is keyed by ``key``, so the
+# JVM keys it (``jobs.compat.key_by_first_field``) without a Python key-selector stage.
+KEYED_EVENT = Types.ROW([Types.STRING(), DATED_EVENT_TYPE])  # key: order_id
+STAMPED_EVENT = Types.TUPLE([KEYED_EVENT, Types.LONG()])  # (keyed event, event time ms)
 _LINE_FIELDS = [
     ("line_id", Types.STRING()),
     ("kind", Types.STRING()),
@@ -52,6 +63,40 @@ LINE_STATE_TYPE = Types.ROW_NAMED([n for n, _ in _LINE_FIELDS], [t for _, t in _
 LINE_TYPE = Types.ROW_NAMED(
     [*(n for n, _ in _LINE_FIELDS), "event_ms"], [*(t for _, t in _LINE_FIELDS), Types.LONG()]
 )
+KEYED_LINE = Types.ROW([Types.STRING(), LINE_TYPE])  # key: driver_id|pay_date (or order_id)
+
+
+# What the daily stage emits for the read model and the topics: ``(contract JSON, typed row)``.
+# The JSON (made once, by udfs) goes to Kafka and the files; the row's named fields are the
+# PostgreSQL table's written columns, derived from sql/migrations, and go to the JDBC sinks
+# with only casts in SQL (jobs/pg_schema.py). A tuple, so the JVM can take the JSON out with
+# no Python stage (jobs.compat.first_field).
+_TABLES = read_migrations()
+LEDGER_COLUMNS: tuple[SinkColumn, ...] = tuple(typed_columns(_TABLES["pay_lines"]))
+DAILY_COLUMNS: tuple[SinkColumn, ...] = tuple(typed_columns(_TABLES["driver_daily_pay"]))
+_CARRIER_TYPES = {
+    "STRING": Types.STRING(),
+    "BIGINT": Types.LONG(),
+    "INT": Types.INT(),
+    "BOOLEAN": Types.BOOLEAN(),
+}
+
+
+def sink_record_type(columns: tuple[SinkColumn, ...]) -> Any:
+    """``TUPLE<json STRING, ROW<column carriers>>`` for one PostgreSQL table."""
+    row = Types.ROW_NAMED([c.name for c in columns], [_CARRIER_TYPES[c.carrier] for c in columns])
+    return Types.TUPLE([Types.STRING(), row])
+
+
+LEDGER_RECORD = sink_record_type(LEDGER_COLUMNS)
+DAILY_RECORD = sink_record_type(DAILY_COLUMNS)
+
+
+def sink_record(
+    text: str, record: dict[str, Any], columns: tuple[SinkColumn, ...]
+) -> tuple[str, Row]:
+    """One output: its contract JSON and its typed row."""
+    return text, Row(*row_values(record, columns))
 
 
 # A side-output record of a lifecycle timer on its way to the daily stage, which emits it (see
@@ -61,20 +106,28 @@ CARRIER_PREFIX = "SIDE:"
 
 
 def side_carrier(tag_id: str, record: str, key: str) -> Row:
-    """A main-output row carrying one side-output record."""
-    return Row(
+    """A keyed main-output row carrying one side-output record (keyed by the order)."""
+    return Row(key, Row(
         "", CARRIER_PREFIX + tag_id, "", key, "", 0, 0, "", "", "", "", 0, 0, 0, "", "", "", "",
         "", "", record, 0,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
-def event_to_row(e: OrderEvent) -> Row:
-    """An event as the typed row that flows from the parser to the lifecycle stage."""
-    return Row(e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone)
+def keyed_event(e: OrderEvent, event_date: str) -> Row:
+    """An admitted event keyed by its order, as the parser hands it to the lifecycle stage."""
+    return Row(
+        e.order_id,
+        Row(e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone, event_date),
+    )
+
+
+def daily_key(driver_id: str, pay_date: str) -> str:
+    """``driver_id|pay_date``, the daily stage's key (``rpartition`` splits it: ids may hold |)."""
+    return f"{driver_id}|{pay_date}"
 
 
 def row_to_event(r: Row) -> OrderEvent:
-    """The inverse of :func:`event_to_row`."""
+    """The event of a (dated) event row; the inverse of :func:`keyed_event`'s value."""
     return OrderEvent(r[0], r[1], r[2], EventType(r[3]), r[4], r[5])
 
 
@@ -145,8 +198,8 @@ DAILY_STATE_TYPE = Types.ROW_NAMED(
         "day_end_ms",
         "as_of_ms",
         "timer_ms",
-        "seen",
-        "in_effect",
+        "seen_count",
+        "in_effect_count",
     ],
     [
         Types.STRING(),
@@ -158,8 +211,8 @@ DAILY_STATE_TYPE = Types.ROW_NAMED(
         Types.LONG(),
         Types.LONG(),
         Types.LONG(),
-        Types.LIST(Types.STRING()),
-        Types.LIST(Types.STRING()),
+        Types.LONG(),
+        Types.LONG(),
     ],
 )
 
@@ -193,8 +246,9 @@ def order_row(state: OrderState, timer_ms: int | None) -> Row:
 
 
 def line_event_row(line: PayLine, event_ms: int) -> Row:
-    """The typed row the daily stage consumes for one ledger line."""
-    return Row(*line_to_row(line), event_ms)
+    """The typed row the daily stage consumes for one ledger line, keyed by its driver-day."""
+    key = daily_key(line.interval.driver_id, line.pay_date.isoformat())
+    return Row(key, Row(*line_to_row(line), event_ms))
 
 
 def line_event(r: Row) -> tuple[PayLine, int]:
@@ -202,15 +256,13 @@ def line_event(r: Row) -> tuple[PayLine, int]:
     return row_to_line(r), r[21]
 
 
-def daily_state(r: Row) -> DailyState:
-    """A driver-day's state from its stored row."""
-    return DailyState(
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], set(r[9] or ()), set(r[10] or ())
-    )
+def daily_state(r: Row, seen: MutableSet[str], in_effect: MutableSet[str]) -> DailyState:
+    """A driver-day's state from its stored row and its two sets (map state: jobs.state_set)."""
+    return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], seen, in_effect)
 
 
 def daily_row(state: DailyState, timer_ms: int | None) -> Row:
-    """The one typed row a driver-day is stored as (sorted id lists: deterministic bytes)."""
+    """The one typed row a driver-day is stored as; its sets live in map state, sized here."""
     return Row(
         state.currency,
         state.total_minor,
@@ -221,6 +273,6 @@ def daily_row(state: DailyState, timer_ms: int | None) -> Row:
         state.day_end_ms,
         state.as_of_ms,
         timer_ms,
-        sorted(state.seen),
-        sorted(state.in_effect),
+        len(state.seen),
+        len(state.in_effect),
     )

@@ -26,6 +26,7 @@ from pyflink.datastream.connectors.file_system import (
 )
 
 from jobs.archive import attach_archive
+from jobs.compat import first_field
 from jobs.functions import Decoder, decode_staged_line, decode_version_text
 from jobs.pipeline import build_pipeline
 from jobs.settings import JobSettings
@@ -91,10 +92,10 @@ class FileSinks:
         stream.sink_to(sink).name(f"{name}-file").uid(f"{name}-file")
 
     def ledger(self, stream: DataStream) -> None:
-        self._sink("pay_ledger", stream)
+        self._sink("pay_ledger", first_field(stream, Types.STRING()))
 
     def daily(self, stream: DataStream) -> None:
-        self._sink("driver_daily_pay", stream)
+        self._sink("driver_daily_pay", first_field(stream, Types.STRING()))
 
     def dead_letter(self, stream: DataStream) -> None:
         self._sink("dead_letter", stream)
@@ -172,7 +173,7 @@ def run_file(
             versions=(version_stream, decode_version_text),
         )
         if archive_dir is not None:
-            attach_archive(env, events, archive_dir.resolve().as_uri(), zones)
+            attach_archive(env, events, archive_dir.resolve().as_uri())
         env.execute("driverpay-embedded")
         records = sinks.read()
         seconds = time.monotonic() - started
@@ -193,7 +194,7 @@ def write_outputs(output_dir: Path, records: dict[str, list[dict[str, Any]]]) ->
             latest[key] = row
     daily = [latest[k] for k in sorted(latest)]
     dead = sorted(records["dead_letter"], key=lambda r: _position_key(r["position"]))
-    quarantine = sorted(records["quarantine"], key=lambda r: (r["order_id"], r["event_id"]))
+    quarantine = sorted(records["quarantine"], key=_quarantine_key)
     audit = sorted(records["audit"], key=lambda r: json.dumps(r, sort_keys=True))
     retired = sorted(records["retired"], key=lambda r: json.dumps(r, sort_keys=True))
     changelog = sorted(
@@ -212,6 +213,11 @@ def write_outputs(output_dir: Path, records: dict[str, list[dict[str, Any]]]) ->
             fh.writelines(
                 json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in rows
             )
+
+
+def _quarantine_key(record: dict[str, Any]) -> tuple[str, str, str]:
+    """Events by order and event id; a day's capped lines (no event id) by their line id."""
+    return (record.get("order_id") or "", record.get("event_id") or "", record.get("line_id") or "")
 
 
 def _position_key(position: str) -> tuple[int, str]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
@@ -23,22 +24,29 @@ from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from jobs.codec import (
     CARRIER_PREFIX,
+    DAILY_COLUMNS,
     DAILY_STATE_TYPE,
+    LEDGER_COLUMNS,
+    LEDGER_RECORD,
     ORDER_STATE_TYPE,
     daily_row,
     daily_state,
-    event_to_row,
+    keyed_event,
     line_event,
     line_event_row,
     order_row,
     order_state,
     row_to_event,
     side_carrier,
+    sink_record,
 )
+from jobs.compat import subtask_index
+from jobs.state_set import StagedMapSet, persist
 from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
 from udfs.events import MalformedEventError, OrderEvent, event_record, parse_event
-from udfs.ledger import LineKind, PayLine
+from udfs.ledger import LineKind, PayLine, record_json
 from udfs.lifecycle import OrderLifecycle, OrderState, Step, quarantine_record
+from udfs.localday import pay_date
 from udfs.reconcile import CorrectionError, correction_line
 from udfs.stream_clock import StreamClock
 from udfs.timefmt import format_ms
@@ -46,7 +54,7 @@ from udfs.zones import ZonesError
 from udfs.zones_history import ZonesHistory, parse_version_record, version_record
 
 DEAD_LETTER = OutputTag("dead-letter", Types.STRING())
-LEDGER = OutputTag("pay-ledger", Types.STRING())
+LEDGER = OutputTag("pay-ledger", LEDGER_RECORD)  # (contract JSON, typed pay_lines row)
 QUARANTINE = OutputTag("quarantine", Types.STRING())
 AUDIT = OutputTag("audit", Types.STRING())
 RETIRED = OutputTag("retired", Types.STRING())  # state cleared: evidence for tests, not data
@@ -88,17 +96,6 @@ def decode_staged_line(value: str) -> Raw:
     r"""File source records are ``<line number>\\t<base64 of the original bytes>``."""
     position, _, payload = value.partition("\t")
     return Raw("file", f"line {position}", base64.b64decode(payload))
-
-
-def subtask_index(runtime_context: RuntimeContext) -> int:
-    """Index of the running subtask, working around PyFlink 2.2.1's thread-mode wrapper.
-
-    The wrapper calls ``getIndexOfThisSubtask``, which Flink 2.x moved to ``TaskInfo``.
-    """
-    try:
-        return int(runtime_context.get_index_of_this_subtask())
-    except AttributeError:  # Flink 2.x moved it to TaskInfo; the embedded wrapper did not follow
-        return int(runtime_context._runtime_context.getTaskInfo().getIndexOfThisSubtask())
 
 
 def dumps(record: dict[str, Any]) -> str:
@@ -154,19 +151,21 @@ class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
     """Validate raw records against the contract, once, for every source.
 
     Malformed ones go to the dead letter, ones from the future to quarantine; valid ones carry
-    the watermark timestamp of their split's stream clock.
+    the watermark timestamp of their split's stream clock and their local date (the archive's
+    partition), keyed by order for the lifecycle stage (``jobs.compat.key_by_first_field``).
     """
 
     stage = "parse-validate"
 
     def __init__(
         self,
-        zone_names: frozenset[str],
+        timezones: Mapping[str, ZoneInfo],
         decode: Decoder,
         clock: StreamClock,
         owned_splits: Mapping[int, tuple[str, ...]] | None = None,
     ) -> None:
-        self.zone_names = zone_names
+        self.timezones = dict(timezones)
+        self.zone_names = frozenset(timezones)
         self.decode = decode
         self.clock = clock
         self.owned_splits = dict(owned_splits or {})
@@ -203,7 +202,8 @@ class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
             yield QUARANTINE, dumps({**record, "position": raw.position})
             return
         self.valid.inc()
-        yield event_to_row(event), admission.watermark_ms
+        day = pay_date(event.time_ms, self.timezones[event.zone]).isoformat()
+        yield keyed_event(event, day), admission.watermark_ms
 
 
 class ParseCorrections(Guarded, ProcessFunction):  # type: ignore[misc]
@@ -418,7 +418,11 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
 
 
 class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
-    """Keyed by ``driver_id|pay_date``: admits each line once to the ledger and the total."""
+    """Keyed by ``driver_id|pay_date``: admits each line once to the ledger and the total.
+
+    Ledger lines (``LEDGER``) and daily totals (main output) leave as ``(contract JSON, typed
+    row)``: the JSON for the topics and files, the row for PostgreSQL (``jobs.codec``).
+    """
 
     stage = "daily-totals"
 
@@ -427,6 +431,13 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(ValueStateDescriptor("daily", DAILY_STATE_TYPE))
+        # The day's line ids and intervals in effect: one keyed lookup per line (jobs.state_set).
+        self.seen = runtime_context.get_map_state(
+            MapStateDescriptor("daily-seen", Types.STRING(), Types.BOOLEAN())
+        )
+        self.in_effect = runtime_context.get_map_state(
+            MapStateDescriptor("daily-in-effect", Types.STRING(), Types.BOOLEAN())
+        )
         self.subtask = subtask_index(runtime_context)
         self.live = 0
         group = self.open_guard(runtime_context)
@@ -456,7 +467,7 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
             yield _SIDE_OUTPUTS[kind[len(CARRIER_PREFIX) :]], value[20]
             return
         stored = self.state.value()
-        state = daily_state(stored) if stored is not None else None
+        state = self._day(stored) if stored is not None else None
         line, event_ms = line_event(value)
         watermark = ctx.timer_service().current_watermark()
         new_state, step = self.totals.on_line(state, line, event_ms, watermark)
@@ -472,7 +483,8 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
             self.quarantined.inc()
             yield QUARANTINE, _line_audit("DAY_LINE_CAP", line, self.totals.max_lines)
         else:
-            yield LEDGER, line.to_json()
+            record = line.to_record()
+            yield LEDGER, sink_record(record_json(record), record, LEDGER_COLUMNS)
             if new_state.post_final:
                 self.post_final.inc()
         if stored is None:
@@ -484,12 +496,14 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         if stored is None:
             return
         driver_id, _, pay_date = ctx.get_current_key().rpartition("|")  # ids may contain "|"
-        state = daily_state(stored)
+        state = self._day(stored)
         step = self.totals.on_timer(
             state, driver_id, pay_date, ctx.timer_service().current_watermark()
         )
         if step.discard:
             self.state.clear()
+            self.seen.clear()
+            self.in_effect.clear()
             self.live -= 1
             yield RETIRED, _retired("DAY_RETIRED", ctx.get_current_key(), self.subtask, self.live)
             return
@@ -499,19 +513,22 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
 
     def _finish(
         self, state: DailyState, step: DailyStep, ctx: Any, old_timer: int | None
-    ) -> Iterator[str]:
+    ) -> Iterator[Any]:
         if step.emit is not None:
-            yield daily_json(step.emit)
+            yield sink_record(daily_json(step.emit), step.emit, DAILY_COLUMNS)
         if old_timer is not None and old_timer != step.timer_ms:
             ctx.timer_service().delete_event_time_timer(old_timer)
         if step.timer_ms is not None and step.timer_ms != old_timer:
             ctx.timer_service().register_event_time_timer(step.timer_ms)
         self.state.update(daily_row(state, step.timer_ms))
+        persist(state.seen, self.seen)
+        persist(state.in_effect, self.in_effect)
 
-
-def daily_key(row: Row) -> str:
-    """``driver_id|pay_date`` of a line row (split with ``rpartition``: ids may hold ``|``)."""
-    return f"{row[3]}|{row[10]}"
+    def _day(self, stored: Row) -> DailyState:
+        """The stored day, its sets read through on demand from map state."""
+        return daily_state(
+            stored, StagedMapSet(self.seen, stored[9]), StagedMapSet(self.in_effect, stored[10])
+        )
 
 
 def _retired(kind: str, key: str, subtask: int, live: int) -> str:

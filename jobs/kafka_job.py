@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka.admin import AdminClient
 from pyflink.common.serialization import SimpleStringSchema
+from pyflink.common.typeinfo import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import DeliveryGuarantee
 from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
@@ -20,9 +20,12 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescri
 
 from driverpay import topics
 from jobs.archive import archive, archive_jars
+from jobs.codec import DAILY_COLUMNS, LEDGER_COLUMNS
+from jobs.compat import first_field
 from jobs.endpoints import Endpoints
 from jobs.faults import pricing_zones
 from jobs.functions import KafkaRowDecoder
+from jobs.pg_schema import insert_sql, read_migrations, sink_columns
 from jobs.pipeline import build_pipeline
 from jobs.settings import MAX_PARALLELISM, JobSettings
 from udfs.zones import load_zones
@@ -41,6 +44,12 @@ TOPICS = {
 # Kafka transactions stay open until the checkpoint that covers them completes; 10 min is far
 # above the 10 s checkpoint interval and below the broker's transaction.max.timeout.ms (15 min).
 TRANSACTION_TIMEOUT_MS = "600000"
+# Views over the daily stage's (JSON, typed row) outputs; the JDBC sinks read field f1.
+LEDGER_VIEW, DAILY_VIEW = "ledger_rows", "daily_rows"
+PG_SINKS = (
+    ("pg_pay_lines", "pay_lines", LEDGER_COLUMNS, LEDGER_VIEW),
+    ("pg_driver_daily_pay", "driver_daily_pay", DAILY_COLUMNS, DAILY_VIEW),
+)
 
 
 class KafkaPostgresSinks:
@@ -69,12 +78,12 @@ class KafkaPostgresSinks:
         stream.sink_to(sink).name(f"kafka-{TOPICS[name]}").uid(f"kafka-{TOPICS[name]}")
 
     def ledger(self, stream: DataStream) -> None:
-        self._kafka("ledger", stream)
-        self.t_env.create_temporary_view("ledger_json", self._as_table(stream))
+        self._kafka("ledger", first_field(stream, Types.STRING()))
+        self.t_env.create_temporary_view(LEDGER_VIEW, self.t_env.from_data_stream(stream))
 
     def daily(self, stream: DataStream) -> None:
-        self._kafka("daily", stream)
-        self.t_env.create_temporary_view("daily_json", self._as_table(stream))
+        self._kafka("daily", first_field(stream, Types.STRING()))
+        self.t_env.create_temporary_view(DAILY_VIEW, self.t_env.from_data_stream(stream))
 
     def dead_letter(self, stream: DataStream) -> None:
         self._kafka("dead_letter", stream)
@@ -87,10 +96,6 @@ class KafkaPostgresSinks:
 
     def retired(self, stream: DataStream) -> None:
         """State clean-up is visible in the ``open_orders`` metric; no topic needed."""
-
-    def _as_table(self, stream: DataStream) -> Any:
-        schema = Schema.new_builder().column("f0", DataTypes.STRING()).build()
-        return self.t_env.from_data_stream(stream, schema).alias("json")
 
 
 def source(t_env: StreamTableEnvironment, endpoints: Endpoints) -> DataStream:
@@ -192,13 +197,11 @@ def owned_partitions(bootstrap: str, parallelism: int) -> dict[int, tuple[str, .
 def register_pg_tables(t_env: StreamTableEnvironment, endpoints: Endpoints) -> None:
     """JDBC upsert tables with the columns sql/migrations define (primary keys: idempotent writes).
 
-    Derived by jobs/pg_schema.py, not declared again here, so a migration's new column is
-    written as soon as sql/pg_sinks.sql selects it (tests/unit/test_pg_schema.py checks both).
+    Derived by jobs/pg_schema.py, not declared again here: a migration's new column is a new
+    field of the daily stage's typed row and a new column here (tests/unit/test_pg_schema.py).
     """
-    from jobs.pg_schema import read_migrations, sink_columns
-
     tables = read_migrations()
-    for name, table in (("pg_pay_lines", "pay_lines"), ("pg_driver_daily_pay", "driver_daily_pay")):
+    for name, table, _, _ in PG_SINKS:
         key = tables[table].primary_key
         schema = Schema.new_builder()
         for column, dtype in sink_columns(tables[table]):
@@ -210,10 +213,9 @@ def register_pg_tables(t_env: StreamTableEnvironment, endpoints: Endpoints) -> N
         t_env.create_temporary_table(name, descriptor.build())
 
 
-def sql_statements(path: Path) -> list[str]:
-    """The ``;``-separated statements of a .sql file, comments dropped."""
-    lines = [ln for ln in path.read_text().splitlines() if not ln.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+def pg_inserts() -> list[str]:
+    """One INSERT per JDBC sink: the typed row's fields, cast to the columns' types in SQL."""
+    return [insert_sql(sink, columns, view, "f1") for sink, _, columns, view in PG_SINKS]
 
 
 def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSettings) -> None:
@@ -245,9 +247,9 @@ def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSe
     )
     register_pg_tables(t_env, endpoints)
     statements = t_env.create_statement_set()
-    for statement in sql_statements(ROOT / "sql" / "pg_sinks.sql"):
+    for statement in pg_inserts():
         statements.add_insert_sql(statement)
-    archive(events, archive_path(), zones, t_env, statements)
+    archive(events, archive_path(), t_env, statements)
     statements.attach_as_datastream()
 
 

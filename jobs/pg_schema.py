@@ -14,9 +14,10 @@ accepts, so the derivation is unit-tested without a JVM.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "sql" / "migrations"
 
@@ -190,6 +191,62 @@ def sink_columns(table: PgTable) -> list[tuple[str, str]]:
         for c in table.columns
         if not c.server_managed
     ]
+
+
+# Contract record fields (docs/contracts.md §5, §7) stored under another column name.
+RECORD_FIELD = {"start_ts": "start", "end_ts": "end", "amount_cents": "amount_minor"}
+# How each Flink sink type travels in the typed row the daily stage emits: the contract's own
+# text for dates, instants and decimals (SQL casts it in the JVM, no JSON is parsed again),
+# native values for the rest.
+CARRIER = {"DATE": "STRING", "TIMESTAMP(3)": "STRING", "BIGINT": "BIGINT", "INT": "INT"}
+
+
+@dataclass(frozen=True, slots=True)
+class SinkColumn:
+    """A written column: its name, the contract field it comes from, and both types."""
+
+    name: str
+    field: str
+    flink_type: str  # the JDBC sink table's type (NOT NULL stripped)
+    carrier: str  # the typed row's field type: STRING, BIGINT, INT or BOOLEAN
+
+    def sql(self, row: str) -> str:
+        """The expression that turns ``row.<name>`` into the sink's type, in the JVM."""
+        value = f"{row}.`{self.name}`"
+        if self.flink_type == "TIMESTAMP(3)":  # RFC 3339 UTC with a Z (udfs.timefmt)
+            return f"TO_TIMESTAMP(REPLACE(REPLACE({value}, 'T', ' '), 'Z', ''))"
+        if self.flink_type == self.carrier:
+            return value
+        return f"CAST({value} AS {self.flink_type})"
+
+
+def typed_columns(table: PgTable) -> list[SinkColumn]:
+    """The columns the job writes into ``table`` and how each travels (migration order)."""
+    columns = []
+    for name, dtype in sink_columns(table):
+        flink = dtype.removesuffix(" NOT NULL")
+        carrier = "BOOLEAN" if flink == "BOOLEAN" else CARRIER.get(flink, "STRING")
+        columns.append(SinkColumn(name, RECORD_FIELD.get(name, name), flink, carrier))
+    return columns
+
+
+def row_values(record: Mapping[str, Any], columns: Iterable[SinkColumn]) -> list[Any]:
+    """A contract record's values in column order, as the carriers hold them.
+
+    A missing field raises ``KeyError``: a column the record does not fill is a contract
+    drift, caught by the daily stage's guard and by tests/unit/test_pg_schema.py.
+    """
+    values = []
+    for column in columns:
+        value = record[column.field]
+        values.append(str(value) if column.carrier == "STRING" and value is not None else value)
+    return values
+
+
+def insert_sql(sink_table: str, columns: Iterable[SinkColumn], view: str, row: str) -> str:
+    """``INSERT INTO sink_table SELECT <each column, converted> FROM view`` (``row``: its field)."""
+    select = ",\n    ".join(column.sql(row) for column in columns)
+    return f"INSERT INTO {sink_table}\nSELECT\n    {select}\nFROM {view}"
 
 
 def _apply(tables: dict[str, PgTable], statement: str) -> None:

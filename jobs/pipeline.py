@@ -12,9 +12,9 @@ from typing import Protocol
 from pyflink.common import Duration, WatermarkStrategy
 from pyflink.common.typeinfo import Types
 from pyflink.datastream import DataStream
-from pyflink.java_gateway import get_gateway
 
-from jobs.codec import EVENT_TYPE, LINE_TYPE, TIMESTAMPED_EVENT
+from jobs.codec import DAILY_RECORD, KEYED_EVENT, KEYED_LINE, STAMPED_EVENT
+from jobs.compat import key_by_first_field, stamp_event_time
 from jobs.functions import (
     AUDIT,
     DEAD_LETTER,
@@ -27,7 +27,6 @@ from jobs.functions import (
     OrderLifecycleFunction,
     ParseCorrections,
     ParseEvents,
-    daily_key,
     decode_version_text,
 )
 from jobs.settings import JobSettings
@@ -38,13 +37,16 @@ from udfs.zones_history import ZonesHistory, ZonesLike, version_record
 
 
 class Sinks(Protocol):
-    """Where each output goes; every stream carries JSON strings."""
+    """Where each output goes: JSON strings, but ``(JSON, typed row)`` for ledger and daily."""
 
     def ledger(self, stream: DataStream) -> None:
-        """Pay lines, reversals and adjustments, each admitted once (``pay-ledger``)."""
+        """Pay lines, reversals and adjustments, each admitted once (``pay-ledger``).
+
+        ``jobs.codec.LEDGER_RECORD``: ``jobs.compat.first_field`` gives the JSON in the JVM.
+        """
 
     def daily(self, stream: DataStream) -> None:
-        """Daily-totals changelog (``driver-daily-pay``)."""
+        """Daily-totals changelog (``driver-daily-pay``), ``jobs.codec.DAILY_RECORD``."""
 
     def dead_letter(self, stream: DataStream) -> None:
         """Malformed and poison records with reason, payload and position (``order-events-dlq``)."""
@@ -60,20 +62,12 @@ class Sinks(Protocol):
 
 
 def with_event_time(stamped: DataStream, strategy: WatermarkStrategy) -> DataStream:
-    """Take ``(event, watermark_ts)`` pairs from the parser and attach time and watermarks.
+    """Take ``(keyed event, watermark_ts)`` pairs from the parser; attach time and watermarks.
 
     The timestamp is the parser's per-split stream clock, not the event's own time, so a record
-    from the future never advances a watermark. PyFlink's ``assign_timestamps_and_watermarks``
-    with a Python assigner adds a whole Python stage just to read a field; this uses the same
-    Java assigner PyFlink uses internally, minus that stage.
+    from the future never advances a watermark. Done in the JVM (``jobs.compat``).
     """
-    eventtime = get_gateway().jvm.org.apache.flink.streaming.api.functions.python.eventtime
-    j_stream = stamped._j_data_stream.assignTimestampsAndWatermarks(
-        strategy._j_watermark_strategy.withTimestampAssigner(eventtime.CustomTimestampAssigner())
-    )
-    return DataStream(
-        j_stream.map(eventtime.RemoveTimestampMapFunction(), EVENT_TYPE.get_java_type_info())
-    )
+    return stamp_event_time(stamped, strategy, KEYED_EVENT)
 
 
 def build_pipeline(
@@ -88,6 +82,10 @@ def build_pipeline(
 ) -> DataStream:
     """Parse -> watermarks -> lifecycle by ``order_id`` -> totals by ``(driver_id, pay_date)``.
 
+    Per event, one Python stage does the work of each step and nothing else crosses into
+    Python: every Python stage emits ``Row(key, record)`` for the next keyed stage, which the
+    JVM keys (``jobs.compat.key_by_first_field``) and serialises as typed rows.
+
     ``zones``: the submission's version (or history), which seeds the lifecycle so no event
     waits for the broadcast. ``versions``: raw zones version records (the ``zones`` topic, or a
     collection) and their decoder, broadcast to the lifecycle stage; by default the
@@ -95,11 +93,12 @@ def build_pipeline(
     (Kafka partitions), so the slowest holds the watermark back from the start.
     ``corrections``: raw correction records (``pay-corrections``) and their decoder; the daily
     stage applies them like any line. Returns the stream of valid, admitted events (typed
-    rows), e.g. for the raw archive.
+    rows), e.g. for the raw archive: ``Row(order_id, jobs.codec.DATED_EVENT_TYPE)``.
     """
     clock = StreamClock(settings.max_ahead_ms, idle_s=settings.split_idle_ms / 1000)
-    parse = ParseEvents(frozenset(zones), decode, clock, owned_splits)
-    parsed = raw.process(parse, TIMESTAMPED_EVENT)
+    timezones = {name: zone.timezone for name, zone in zones.items()}
+    parse = ParseEvents(timezones, decode, clock, owned_splits)
+    parsed = raw.process(parse, STAMPED_EVENT)
     parsed = parsed.name("parse-validate").uid("parse-validate")
     watermarks = WatermarkStrategy.for_bounded_out_of_orderness(
         Duration.of_millis(settings.out_of_orderness_ms)
@@ -115,9 +114,9 @@ def build_pipeline(
     version_stream, decode_version = versions
     function = OrderLifecycleFunction(lifecycle, decode_version, settings.retired_evidence)
     lines = (
-        events.key_by(lambda e: e[1], key_type=Types.STRING())
+        key_by_first_field(events, Types.STRING())
         .connect(version_stream.broadcast(ZONES_VERSIONS))
-        .process(function, output_type=LINE_TYPE)
+        .process(function, output_type=KEYED_LINE)
         .name("order-lifecycle")
         .uid("order-lifecycle")
     )
@@ -125,15 +124,15 @@ def build_pipeline(
     if corrections is not None:
         raw_corrections, decode_correction = corrections
         fixes = raw_corrections.process(
-            ParseCorrections(zones, decode_correction), output_type=LINE_TYPE
+            ParseCorrections(zones, decode_correction), output_type=KEYED_LINE
         )
         fixes = fixes.name("pay-corrections").uid("pay-corrections")
         stages.append(fixes)
         lines = lines.union(fixes)
     totals = DailyTotals(zones, settings.finalize_grace_ms, settings.daily_retention_ms)
     daily = (
-        lines.key_by(daily_key, key_type=Types.STRING())
-        .process(DailyTotalsFunction(totals), output_type=Types.STRING())
+        key_by_first_field(lines, Types.STRING())
+        .process(DailyTotalsFunction(totals), output_type=DAILY_RECORD)
         .name("daily-totals")
         .uid("daily-totals")
     )

@@ -10,7 +10,7 @@ for reconciliation instead of the ledger.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableSet
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -47,8 +47,11 @@ class DailyState:
     post_final: bool = False
     day_end_ms: int = 0
     as_of_ms: int = 0
-    seen: set[str] = field(default_factory=set)  # line ids applied or refused as duplicates
-    in_effect: set[str] = field(default_factory=set)  # interval keys currently paid
+    # Line ids applied or refused as duplicates, and interval keys currently paid: only
+    # membership, add, discard and len are used, so the job can keep them in keyed map state
+    # (jobs.state_set) instead of rewriting whole lists per line.
+    seen: MutableSet[str] = field(default_factory=set)
+    in_effect: MutableSet[str] = field(default_factory=set)
 
 
 @dataclass

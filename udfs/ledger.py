@@ -113,7 +113,12 @@ class PayLine:
 
     def to_json(self) -> str:
         """Canonical JSON text: same line, same bytes."""
-        return json.dumps(self.to_record(), separators=(",", ":"), ensure_ascii=False)
+        return record_json(self.to_record())
+
+
+def record_json(record: dict[str, Any]) -> str:
+    """The canonical JSON text of a ledger record (:meth:`PayLine.to_record`)."""
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
 def json_number(value: Decimal) -> int | str:

@@ -3,7 +3,9 @@
 # submit the working tree's job from that savepoint. State carries over through the stable
 # operator uids (docs/design.md, "Upgrades and rescaling": which changes are state-compatible).
 #   DRIVERPAY_PARALLELISM=P   resume at parallelism P (rescale; default: the running job's);
-#                             TaskManagers (2 slots each) follow.
+#                             TaskManagers (2 slots each) follow: ceil(P/2) of them, or
+#   DRIVERPAY_TASKMANAGERS=N  N of them; P for one Python interpreter per subtask (thread mode:
+#                             a TaskManager's Python operators share one; docs/design.md).
 #   $1                        job id (default: the single running driverpay job).
 # Thread-mode TaskManagers keep the old job's Python modules loaded, hence the restart in between.
 # If the new job cannot take the savepoint, the old code resumes from the printed path with
@@ -26,7 +28,9 @@ max="$("$VENV/bin/python" -c 'from jobs.settings import MAX_PARALLELISM; print(M
 ((DRIVERPAY_PARALLELISM <= max)) || die "parallelism $DRIVERPAY_PARALLELISM exceeds the max parallelism $max"
 savepoint="$("$STACK/savepoint.sh" "$job")"
 log "savepoint: $savepoint"
-"$STACK/flink.sh" scale $(((DRIVERPAY_PARALLELISM + 1) / 2))
+tms="${DRIVERPAY_TASKMANAGERS:-$(((DRIVERPAY_PARALLELISM + 1) / 2))}"
+[[ "$tms" =~ ^[1-9][0-9]*$ ]] || die "DRIVERPAY_TASKMANAGERS must be a positive integer"
+"$STACK/flink.sh" scale "$tms"
 "$STACK/flink.sh" restart-taskmanagers
 log "submitting the working tree's job from the savepoint"
 "$STACK/submit.sh" -s "$savepoint"

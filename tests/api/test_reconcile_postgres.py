@@ -1,7 +1,7 @@
 """``driverpay reconcile`` reads back from PostgreSQL exactly the lines the job streamed.
 
 Rows are written as the job's JDBC sink writes them: each ledger record through the column
-list derived from sql/migrations (jobs/pg_schema.py) and the field renames of sql/pg_sinks.sql,
+list derived from sql/migrations and the field renames of jobs/pg_schema.py (``RECORD_FIELD``),
 with the sink's Flink types (DECIMAL scales, millisecond timestamps), as the job's own role.
 ``read_postgres`` must then rebuild the same ``line_id``, ``interval_key`` and record, which is
 what lets the daily stage accept a reversal reconcile builds from a PostgreSQL row.
@@ -23,7 +23,7 @@ import pytest
 from psycopg import sql
 
 from driverpay.reconcile import read_postgres
-from jobs.pg_schema import flink_type, read_migrations, sink_columns
+from jobs.pg_schema import RECORD_FIELD, flink_type, read_migrations, sink_columns
 from tests.api.conftest import OWNER_DSN, READER_DSN, WRITER_DSN
 from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
 from udfs.lifecycle import reverse
@@ -34,7 +34,7 @@ from udfs.zones import Zones, load_zones
 pytestmark = pytest.mark.stack
 
 ROOT = Path(__file__).resolve().parents[2]
-RENAMED = {"start_ts": "start", "end_ts": "end", "amount_cents": "amount_minor"}
+RENAMED = RECORD_FIELD
 NEW_COLUMNS = (
     "interval_start",
     "interval_end",

@@ -1,8 +1,8 @@
 """The raw event archive on a real (embedded) Flink job, read back with DuckDB.
 
-One generated day goes through a job that parses the file and archives every valid event,
-and through ``driverpay run``; a recompute from the archive Flink wrote must then equal the
-streamed ledger byte for byte.
+One generated day goes through the real job (``run_file``, as ``driverpay run``) with its
+archive on: the parser dates every valid event once and the archive only projects it in SQL;
+a recompute from the archive Flink wrote must then equal the streamed ledger byte for byte.
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from pyflink.common import Row, WatermarkStrategy
-from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
 
 from driverpay.generate import GenConfig, generate
 from driverpay.recompute import recompute
-from jobs.archive import attach_archive
-from jobs.codec import EVENT_TYPE
-from jobs.embedded import local_environment, run_file
+from jobs.embedded import run_file
 from jobs.settings import JobSettings
 from udfs.events import MalformedEventError, parse_event
 from udfs.localday import pay_date
@@ -34,14 +30,6 @@ ZONES = ROOT / "config" / "zones.yaml"
 DAY = date(2026, 11, 24)
 
 
-def parse_valid(line: str):  # a test-only parser stage: the real one is ParseEvents
-    try:
-        e = parse_event(line, frozenset(("sf", "nyc", "tokyo")))
-    except MalformedEventError:
-        return
-    yield Row(e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone)
-
-
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory):
     """A clean day (in order, no duplicates: a stream emits only LINEs) with malformed records."""
@@ -49,16 +37,10 @@ def day(tmp_path_factory: pytest.TempPathFactory):
     zones = load_zones(ZONES)
     config = GenConfig(orders=120, drivers=12, duplicate_rate=0, out_of_order_rate=0, late_rate=0)
     generate(config, zones, tmp / "events.jsonl", tmp / "truth.json")
-    env = local_environment(JobSettings(checkpoint_interval_ms=500), tmp / "work")
-    source = FileSource.for_record_stream_format(
-        StreamFormat.text_line_format(), str(tmp / "events.jsonl")
-    ).build()
-    lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "events")
-    events = lines.flat_map(parse_valid, output_type=EVENT_TYPE)
-    attach_archive(env, events, str(tmp / "archive"), zones)
+    settings = JobSettings(checkpoint_interval_ms=500)
     started = time.monotonic()
-    env.execute("archive-test")
-    print(f"archive job: {time.monotonic() - started:.1f} s")
+    run_file(tmp / "events.jsonl", tmp / "stream", zones, settings, archive_dir=tmp / "archive")
+    print(f"job with archive: {time.monotonic() - started:.1f} s")
     return tmp, zones
 
 
@@ -96,9 +78,8 @@ def test_every_valid_event_is_archived_once_in_its_zone_and_local_date(day):
 
 
 def test_a_recompute_from_the_archive_equals_the_streamed_ledger_byte_for_byte(day):
-    tmp, zones = day
+    tmp, _ = day
     stream = tmp / "stream"
-    run_file(tmp / "events.jsonl", stream, zones, JobSettings())
     out = tmp / "recomputed"
     recompute(tmp / "archive", DAY, ZONES.read_bytes(), out, workers=1)
     streamed = [

@@ -1,4 +1,4 @@
-"""The Flink JDBC sink columns follow sql/migrations, and sql/pg_sinks.sql selects exactly them."""
+"""The Flink JDBC sink columns and the daily stage's typed rows follow sql/migrations."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ import pytest
 from jobs.pg_schema import (
     PgColumn,
     flink_type,
+    insert_sql,
     parse_migrations,
     read_migrations,
+    row_values,
     sink_columns,
     split_statements,
+    typed_columns,
 )
 from udfs.ledger import LineKind, PaidInterval, lines_for
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[2]
-SINKS_SQL = ROOT / "sql" / "pg_sinks.sql"
-# Ledger/daily record fields whose column is named differently.
-RENAMED = {"start": "start_ts", "end": "end_ts", "amount_minor": "amount_cents"}
 
 TWO_MIGRATIONS = [
     """
@@ -128,41 +128,56 @@ def test_driver_daily_pay_sink_leaves_the_trigger_managed_updated_at_to_postgres
     ]
 
 
-def _select_lists() -> dict[str, list[tuple[str, str]]]:
-    """Per sink table of pg_sinks.sql: ``(record field, Flink type the expression yields)``."""
-    out = {}
-    for statement in split_statements(SINKS_SQL.read_text()):
-        head = re.match(r"INSERT INTO pg_(\w+)\s+SELECT\s+(.*)\s+FROM \w+$", statement, re.DOTALL)
-        assert head, statement
-        items = []
-        for expression in re.split(r",\s*\n", head.group(2)):
-            field = re.search(r"JSON_VALUE\(json, '\$\.(\w+)'\)", expression)
-            assert field, expression
-            cast = re.match(r"CAST\(.* AS (.+)\)$", expression.strip())
-            if cast:
-                kind = cast.group(1)
-            elif expression.strip().startswith("TO_TIMESTAMP("):
-                kind = "TIMESTAMP(3)"
-            else:
-                kind = "STRING"
-            items.append((field.group(1), kind))
-        out[head.group(1)] = items
-    return out
+def _insert(table: str) -> str:
+    return insert_sql(f"pg_{table}", typed_columns(read_migrations()[table]), "rows", "f1")
 
 
 @pytest.mark.parametrize("table", ["pay_lines", "driver_daily_pay"])
-def test_pg_sinks_sql_selects_the_migrated_columns_in_order_with_their_types(table: str) -> None:
-    selected = _select_lists()[table]
-    declared = [
-        (column, dtype.removesuffix(" NOT NULL"))
-        for column, dtype in sink_columns(read_migrations()[table])
-    ]
-    assert [(RENAMED.get(field, field), kind) for field, kind in selected] == declared
+def test_the_jdbc_insert_writes_every_migrated_column_in_order(table: str) -> None:
+    select = _insert(table).split("SELECT", 1)[1].rsplit("FROM", 1)[0]
+    written = re.findall(r"f1\.`(\w+)`", select)
+    assert written == [column for column, _ in sink_columns(read_migrations()[table])]
+
+
+def test_the_typed_row_carries_text_for_dates_instants_and_decimals_and_sql_casts_it() -> None:
+    columns = {c.name: c for c in typed_columns(read_migrations()["pay_lines"])}
+    assert (columns["pay_date"].carrier, columns["pay_date"].sql("r")) == (
+        "STRING",
+        "CAST(r.`pay_date` AS DATE)",
+    )
+    assert columns["amount"].sql("r") == "CAST(r.`amount` AS DECIMAL(18, 4))"
+    assert columns["start_ts"].field == "start"
+    assert columns["start_ts"].sql("r").startswith("TO_TIMESTAMP(REPLACE(REPLACE(r.`start_ts`")
+    assert (columns["amount_cents"].carrier, columns["amount_cents"].sql("r")) == (
+        "BIGINT",
+        "r.`amount_cents`",
+    )
+    assert "JSON_VALUE" not in _insert("pay_lines") + _insert("driver_daily_pay")
+
+
+def _ledger_record() -> dict[str, object]:
+    zones = load_zones(ROOT / "config" / "zones.yaml")
+    interval = PaidInterval("o", "d", "sf", 1_795_000_000_000, 1_795_000_600_000, "a", "b", "X")
+    return lines_for(interval, zones, LineKind.LINE)[0].to_record()
 
 
 def test_pay_lines_stores_every_field_of_a_ledger_record_and_nothing_else() -> None:
-    zones = load_zones(ROOT / "config" / "zones.yaml")
-    interval = PaidInterval("o", "d", "sf", 1_795_000_000_000, 1_795_000_600_000, "a", "b", "X")
-    record = lines_for(interval, zones, LineKind.LINE)[0].to_record()
-    fields = [field for field, _ in _select_lists()["pay_lines"]]
-    assert sorted(fields) == sorted(record)
+    fields = [c.field for c in typed_columns(read_migrations()["pay_lines"])]
+    assert sorted(fields) == sorted(_ledger_record())
+
+
+def test_a_ledger_record_becomes_the_typed_row_in_column_order() -> None:
+    record = _ledger_record()
+    columns = typed_columns(read_migrations()["pay_lines"])
+    values = dict(zip([c.name for c in columns], row_values(record, columns), strict=True))
+    assert values["start_ts"] == record["start"] == "2026-11-18T11:06:40.000Z"
+    assert values["amount_cents"] == record["amount_minor"]
+    assert isinstance(values["amount_cents"], int)
+    assert values["weighted_ms"] == str(record["weighted_ms"])
+    assert values["reason"] is None
+
+
+def test_a_record_missing_a_column_fails_loudly() -> None:
+    columns = typed_columns(read_migrations()["driver_daily_pay"])
+    with pytest.raises(KeyError, match="as_of"):
+        row_values({"driver_id": "d", "pay_date": "2026-11-24"}, columns[:1] + columns[-1:])

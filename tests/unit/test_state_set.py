@@ -1,0 +1,74 @@
+"""A driver-day's sets in map state: one lookup per line, and nothing written until it succeeds."""
+
+from __future__ import annotations
+
+from jobs.state_set import StagedMapSet, persist
+
+
+class MapStateLike:
+    """The four calls the set makes on a Flink MapState, over a dict (the real one: tests/flink)."""
+
+    def __init__(self, *keys: str) -> None:
+        self.data = dict.fromkeys(keys, True)
+        self.calls = 0
+
+    def contains(self, key: str) -> bool:
+        self.calls += 1
+        return key in self.data
+
+    def put(self, key: str, value: bool) -> None:
+        self.data[key] = value
+
+    def remove(self, key: str) -> None:
+        del self.data[key]
+
+    def keys(self) -> list[str]:
+        return list(self.data)
+
+
+def test_members_added_in_a_record_are_seen_at_once_but_written_only_at_flush() -> None:
+    state = MapStateLike("line-a")
+    seen = StagedMapSet(state, size=1)
+    seen.add("line-b")
+    assert "line-b" in seen
+    assert "line-a" in seen
+    assert len(seen) == 2
+    assert state.data == {"line-a": True}
+    seen.flush()
+    assert state.data == {"line-a": True, "line-b": True}
+
+
+def test_a_record_that_fails_before_flush_leaves_the_map_as_it_was() -> None:
+    state = MapStateLike("iv-1")
+    in_effect = StagedMapSet(state, size=1)
+    in_effect.discard("iv-1")
+    in_effect.add("iv-2")
+    assert "iv-1" not in in_effect
+    assert "iv-2" in in_effect
+    del in_effect  # the transition raised: nothing was flushed
+    assert state.data == {"iv-1": True}
+
+
+def test_discard_then_add_again_in_one_record_keeps_the_member() -> None:
+    state = MapStateLike("iv-1")
+    in_effect = StagedMapSet(state, size=1)
+    in_effect.discard("iv-1")
+    in_effect.add("iv-1")
+    in_effect.flush()
+    assert state.data == {"iv-1": True}
+    assert len(in_effect) == 1
+
+
+def test_membership_costs_one_lookup_whatever_the_size_of_the_day() -> None:
+    state = MapStateLike(*(f"line-{i}" for i in range(5_000)))
+    seen = StagedMapSet(state, size=5_000)
+    assert "line-4999" in seen
+    assert "line-x" not in seen
+    assert state.calls == 2
+
+
+def test_a_new_days_plain_set_is_written_whole() -> None:
+    state = MapStateLike()
+    persist({"line-a", "line-b"}, state)
+    assert sorted(state.data) == ["line-a", "line-b"]
+    assert sorted(StagedMapSet(state, size=2)) == ["line-a", "line-b"]
