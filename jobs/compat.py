@@ -34,8 +34,8 @@ def key_by_first_field(keyed_rows: DataStream, key_type: TypeInformation) -> Key
     each record into exactly this ``Row(key, value)`` before the same Java ``KeyByKeySelector``
     (field 0) — a full Java -> Python -> Java round trip per record just to read a field. When
     the upstream Python function emits ``Row(key, value)`` itself, that stage goes away; the
-    key serializer (``ROW<key>``) and hence the key groups and keyed state are unchanged, so
-    savepoints taken with the Python selector restore.
+    key serializer (``ROW<key>``), and so every key's key group, is the same as with the
+    Python selector.
     """
     check_version()
     python_functions = get_gateway().jvm.org.apache.flink.streaming.api.functions.python
