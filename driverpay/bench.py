@@ -45,6 +45,7 @@ from driverpay.bench_report import (
     markdown,
     rows,
     steady_rate,
+    write_report,
 )
 from driverpay.check import compare, daily_from_truth
 from driverpay.generate import GenConfig, generate
@@ -615,16 +616,8 @@ def run_bench(options: Options) -> dict[str, Any]:
     }
     interval = next((k.checkpoints.get("interval_ms") for k in kafka), None) or 10_000
     report = build_report(meta, kafka, base, embedded, float(interval))
-    write_report(report, options.out, started)
+    write_report(report, options.out, "bench", started, markdown(report))
     return report
-
-
-def write_report(report: dict[str, Any], out: Path, started: datetime) -> Path:
-    """``bench-<date>.json`` (and the markdown table next to it)."""
-    path = out / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(report, indent=1) + "\n")
-    path.with_suffix(".md").write_text(markdown(report))
-    return path
 
 
 def show(report: dict[str, Any]) -> None:

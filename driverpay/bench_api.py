@@ -16,7 +16,6 @@ Run it under the stack lock on a shared machine (it competes for the same cores)
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import secrets
@@ -52,6 +51,7 @@ from driverpay.bench_api_report import (
     summarize,
     without_errors,
 )
+from driverpay.bench_report import write_report
 from driverpay.secrets import ensure_pgpassfile_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -379,7 +379,7 @@ def run_bench(options: Options) -> dict[str, Any]:
         },
     }
     report = build_report(meta, fixed, ramp)
-    write_report(report, options.out, started)
+    write_report(report, options.out, "bench-api", started, markdown(report))
     return report
 
 
@@ -403,14 +403,6 @@ def profile(options: Options, server: Server, load: Load) -> None:
         if spying.poll() is None:
             spying.terminate()
             spying.wait(timeout=10)
-
-
-def write_report(report: dict[str, Any], out: Path, started: datetime) -> Path:
-    """``bench-api-<date>.json`` (and the markdown table next to it)."""
-    path = out / f"bench-api-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(report, indent=1) + "\n")
-    path.with_suffix(".md").write_text(markdown(report))
-    return path
 
 
 def show(report: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from driverpay.bench_report import percentile
+from driverpay.bench_report import fmt, percentile
 
 TARGET_RATE = 1_000.0  # requests/s at which p99 is measured (issue 9)
 TARGET_P99_MS = 5.0
@@ -173,10 +173,6 @@ COLUMNS = (
 )
 
 
-def _fmt(value: Any, spec: str = ",.0f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def rows(report: dict[str, Any]) -> list[list[str]]:
     """One row for the fixed-rate run, then one per ramp step."""
     steps = ([("fixed", report["fixed"])] if report["fixed"] else []) + [
@@ -185,16 +181,16 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
     return [
         [
             name,
-            _fmt(s["rate"]),
-            _fmt(s["achieved_per_s"]),
+            fmt(s["rate"]),
+            fmt(s["achieved_per_s"]),
             f"{s['ok']:,}",
             f"{s['requests'] - s['ok']:,}",
-            _fmt(s["p50_ms"], ".2f"),
-            _fmt(s["p90_ms"], ".2f"),
-            _fmt(s["p99_ms"], ".2f"),
-            _fmt(s["max_ms"], ".1f"),
-            _fmt(s.get("cpu_busy_pct")),
-            _fmt(s.get("api_cpu_pct")),
+            fmt(s["p50_ms"], ".2f"),
+            fmt(s["p90_ms"], ".2f"),
+            fmt(s["p99_ms"], ".2f"),
+            fmt(s["max_ms"], ".1f"),
+            fmt(s.get("cpu_busy_pct")),
+            fmt(s.get("api_cpu_pct")),
         ]
         for name, s in steps
     ]
@@ -207,8 +203,8 @@ def markdown(report: dict[str, Any]) -> str:
     best = report["max_sustainable"]
     lines += [
         "",
-        f"max sustainable: {_fmt(best['no_errors_per_s'])}/s without errors, "
-        f"{_fmt(best['p99_within_target_per_s'])}/s with p99 <= "
+        f"max sustainable: {fmt(best['no_errors_per_s'])}/s without errors, "
+        f"{fmt(best['p99_within_target_per_s'])}/s with p99 <= "
         f"{report['targets']['p99_ms_at_rate']['target']:g} ms",
     ]
     return "\n".join(lines) + "\n"

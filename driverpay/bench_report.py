@@ -5,9 +5,12 @@ Nothing here touches a service, so tests/unit/test_bench_report.py checks it on 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 Sample = tuple[float, float]  # (seconds since the run started, cumulative records read)
@@ -178,23 +181,23 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
             [
                 f"Kafka job p={p}",
                 f"{run['events']:,}",
-                _fmt(run["rate"]["events_per_s"] if run["rate"] else None),
-                _fmt(report["ratios"].get(f"kafka_p{p}"), ".2f"),
-                f"{_fmt(lat.get('p50_ms'))} / {_fmt(lat.get('p99_ms'))}",
-                f"{_fmt(cp.get('avg_ms'))} / {_fmt(cp.get('max_ms'))}",
-                f"{_fmt(rss.get('start'))} -> {_fmt(rss.get('peak'))}",
+                fmt(run["rate"]["events_per_s"] if run["rate"] else None),
+                fmt(report["ratios"].get(f"kafka_p{p}"), ".2f"),
+                f"{fmt(lat.get('p50_ms'))} / {fmt(lat.get('p99_ms'))}",
+                f"{fmt(cp.get('avg_ms'))} / {fmt(cp.get('max_ms'))}",
+                f"{fmt(rss.get('start'))} -> {fmt(rss.get('peak'))}",
                 {True: "yes", False: "NO", None: "-"}[run["correct"]],
             ]
         )
     for run in report["baseline"]:
         rate = run["rate"]["events_per_s"] if run["rate"] else None
         name = f"SQL baseline p={run['parallelism']}"
-        out.append([name, f"{run['events']:,}", _fmt(rate), "1", "-", "-", "-", "-"])
+        out.append([name, f"{run['events']:,}", fmt(rate), "1", "-", "-", "-", "-"])
     names = {"job": "embedded driverpay run p=1", "baseline": "embedded SQL baseline p=1"}
     for run in report["embedded"]:
-        r = _fmt(report["ratios"]["embedded"], ".2f") if run["name"] == "job" else "1"
+        r = fmt(report["ratios"]["embedded"], ".2f") if run["name"] == "job" else "1"
         name = names.get(run["name"], run["name"])
-        out.append([name, f"{run['events']:,}", _fmt(run["events_per_s"]), r, "-", "-", "-", "-"])
+        out.append([name, f"{run['events']:,}", fmt(run["events_per_s"]), r, "-", "-", "-", "-"])
     return out
 
 
@@ -210,8 +213,17 @@ COLUMNS = (
 )
 
 
-def _fmt(value: Any, spec: str = ",.0f") -> str:
+def fmt(value: Any, spec: str = ",.0f") -> str:
+    """A table cell: ``-`` for a figure that was not measured."""
     return "-" if value is None else format(value, spec)
+
+
+def write_report(report: dict[str, Any], out: Path, name: str, started: datetime, md: str) -> Path:
+    """``<name>-<date>.json`` and the markdown table ``md`` next to it (same stem, ``.md``)."""
+    path = out / f"{name}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    path.with_suffix(".md").write_text(md)
+    return path
 
 
 def markdown(report: dict[str, Any]) -> str:
