@@ -128,6 +128,17 @@ def job_id_from(stdout: str, stderr: str = "") -> str:
     raise AssertionError(f"no job id in submit output: {stdout}\n{stderr}")
 
 
+def pg_run_dir() -> Path:
+    """The folder of this checkout's PostgreSQL cluster, as ``postgres.sh`` chose it.
+
+    It is ``.run/pg`` unless the OS user postgres cannot enter the checkout (a ``mktemp -d``
+    clone, a home folder as root); the script then keeps the cluster under /var/tmp.
+    """
+    script = ROOT / "scripts/stack/postgres.sh"
+    out = subprocess.run([script, "dir"], capture_output=True, text=True, check=True, timeout=60)
+    return Path(out.stdout.strip())
+
+
 def taskmanager_pids() -> list[int]:
     """The live TaskManager processes of the local cluster (PID file checked against /proc)."""
     pids = []

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local PostgreSQL (Debian package binaries) for driverpay: postgres.sh {start|stop|status|migrate}.
+# Local PostgreSQL (Debian package binaries) for driverpay: postgres.sh {start|stop|status|migrate|dir}.
 # Data in .run/pg/data (owned by the postgres OS user), listens on 127.0.0.1:$PG_PORT (5432).
 # Locked down as in production: every connection is password-checked with scram-sha-256 except the
 # bootstrap superuser `postgres` over the unix socket (peer: only the OS user running the cluster).
@@ -217,5 +217,7 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   migrate) migrate ;;
-  *) echo "usage: $0 {start|stop|status|migrate}" >&2; exit 2 ;;
+  # where this checkout's cluster lives (.run/pg, or /var/tmp/... when postgres cannot enter it)
+  dir) echo "$DIR" ;;
+  *) echo "usage: $0 {start|stop|status|migrate|dir}" >&2; exit 2 ;;
 esac

@@ -16,6 +16,7 @@ from psycopg import errors
 
 from driverpay.api import DEFAULT_READ_DSN
 from driverpay.secrets import lookup_password, pgpass_path
+from driverpay.stackctl import pg_run_dir
 from jobs.endpoints import DEFAULT_PG_DSN, Endpoints
 from tests.api.conftest import OWNER_DSN, ROOT
 
@@ -24,8 +25,9 @@ pytestmark = pytest.mark.stack
 ROLES = ("driverpay_owner", "driverpay", "driverpay_reader")
 WRITER = "postgresql://driverpay@127.0.0.1:5432/driverpay"
 READER = "postgresql://driverpay_reader@127.0.0.1:5432/driverpay"
-SOCKET = ROOT / ".run" / "pg" / "sock"
-DATA = ROOT / ".run" / "pg" / "data"
+PG_DIR = pg_run_dir()
+SOCKET = PG_DIR / "sock"
+DATA = PG_DIR / "data"
 
 
 def connect(dsn: str, **kwargs: str) -> psycopg.Connection[tuple[object, ...]]:

@@ -16,11 +16,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from driverpay.stackctl import pg_run_dir
 from tests.stack import stack
 
 pytestmark = pytest.mark.stack
 
 RUN = stack.ROOT / ".run"
+PG_DIR = pg_run_dir()  # inside RUN unless the postgres OS user cannot enter the checkout
 # flink-metrics-prometheus 2.2.1 binds `new InetSocketAddress(port)`, the wildcard address, and
 # has no host option: the documented exception (README "Security"), guarded outside the process.
 PROMETHEUS_PORTS = set(range(9249, 9253))  # JM, then one per TaskManager
@@ -37,7 +39,7 @@ def passwords() -> set[str]:
 def stack_pids() -> set[int]:
     files = [RUN / "kafka" / "kafka.pid", *(RUN / "flink" / "pid").glob("*.pid")]
     pids = {int(f.read_text().split()[0]) for f in files if f.exists() and f.read_text().strip()}
-    postmaster = RUN / "pg" / "data" / "postmaster.pid"
+    postmaster = PG_DIR / "data" / "postmaster.pid"
     if postmaster.exists():
         pids.add(int(postmaster.read_text().splitlines()[0]))
     return pids
@@ -45,7 +47,8 @@ def stack_pids() -> set[int]:
 
 def log_files() -> Iterator[Path]:
     """Every file the stack logs to: Flink, Kafka, PostgreSQL, watchdog and start-up output."""
-    for path in RUN.rglob("*"):
+    pg_logs = [] if PG_DIR.is_relative_to(RUN) else list((PG_DIR / "log").rglob("*"))
+    for path in [*RUN.rglob("*"), *pg_logs]:
         if not path.is_file() or "secrets" in path.parts:
             continue
         name = path.name
