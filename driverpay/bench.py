@@ -490,7 +490,14 @@ class Bench:
         task = self.task("embedded: SQL baseline -p 1")
         base = embedded_baseline(day.path)
         self.progress.update(task, completed=1, total=1)
-        return [job, base]
+        from jobs.bench_floor import SHAPES  # imports pyflink (no JVM): only when used
+
+        floors = []
+        for shape in SHAPES:
+            task = self.task(f"embedded: Python floor, {shape} -p 1")
+            floors.append(embedded_floor(day.path, shape))
+            self.progress.update(task, completed=1, total=1)
+        return [job, base, *floors]
 
 
 def submit_baseline(group_id: str, parallelism: int) -> str:
@@ -554,17 +561,24 @@ def embedded_job(events: Path, output: Path) -> EmbeddedRun:
 
 def embedded_baseline(events: Path) -> EmbeddedRun:
     """``python -m jobs.bench_sql FILE 1``: the SQL baseline over the file, embedded."""
+    return _embedded_json("baseline", [sys.executable, "-m", "jobs.bench_sql", str(events), "1"])
+
+
+def embedded_floor(events: Path, shape: str) -> EmbeddedRun:
+    """``python -m jobs.bench_floor FILE SHAPE``: the job's Python stages doing no work."""
+    return _embedded_json(
+        "floor-" + shape, [sys.executable, "-m", "jobs.bench_floor", str(events), shape]
+    )
+
+
+def _embedded_json(name: str, command: list[str]) -> EmbeddedRun:
+    """Run ``command``; its last JSON line is ``{"events": n, "seconds": s}``."""
     out = subprocess.run(
-        [sys.executable, "-m", "jobs.bench_sql", str(events), "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=True,
+        command, cwd=ROOT, capture_output=True, text=True, timeout=3600, check=True
     )
     last = [ln for ln in out.stdout.splitlines() if ln.startswith("{")][-1]
     result = json.loads(last)
-    return EmbeddedRun("baseline", int(result["events"]), float(result["seconds"]))
+    return EmbeddedRun(name, int(result["events"]), float(result["seconds"]))
 
 
 def machine() -> dict[str, Any]:

@@ -193,9 +193,15 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
         rate = run["rate"]["events_per_s"] if run["rate"] else None
         name = f"SQL baseline p={run['parallelism']}"
         out.append([name, f"{run['events']:,}", fmt(rate), "1", "-", "-", "-", "-"])
-    names = {"job": "embedded driverpay run p=1", "baseline": "embedded SQL baseline p=1"}
+    names = {
+        "job": "embedded driverpay run p=1",
+        "baseline": "embedded SQL baseline p=1",
+        "floor-map": "embedded floor: one Python map p=1",
+        "floor-job-shape": "embedded floor: the job's Python stages, no work p=1",
+    }
+    base = next((e["events_per_s"] for e in report["embedded"] if e["name"] == "baseline"), None)
     for run in report["embedded"]:
-        r = fmt(report["ratios"]["embedded"], ".2f") if run["name"] == "job" else "1"
+        r = "1" if run["name"] == "baseline" else fmt(ratio(run["events_per_s"], base), ".2f")
         name = names.get(run["name"], run["name"])
         out.append([name, f"{run['events']:,}", fmt(run["events_per_s"]), r, "-", "-", "-", "-"])
     return out

@@ -18,6 +18,7 @@ from driverpay.bench_report import (
     markdown,
     percentile,
     ratio,
+    rows,
     steady_rate,
 )
 from udfs.events import EventType, parse_event
@@ -120,3 +121,21 @@ def test_markers_are_valid_events_of_a_paying_zone() -> None:
     assert accepted.driver_id == delivered.driver_id == "bench-t1-00007"
     assert delivered.time_ms - accepted.time_ms == 300_000
     assert EventType.DELIVERED in zones[zone].paid_on
+
+
+def test_floor_runs_are_rows_with_their_ratio_to_the_embedded_baseline() -> None:
+    embedded = [
+        EmbeddedRun("job", 1000, 2.0),
+        EmbeddedRun("baseline", 1000, 0.25),
+        EmbeddedRun("floor-map", 1000, 0.5),
+        EmbeddedRun("floor-job-shape", 1000, 1.0),
+    ]
+    report = build_report({"date": "", "machine": {}, "config": {}}, [], [], embedded, 10_000)
+    by_name = {row[0]: row[3] for row in rows(report)}
+    assert by_name == {
+        "embedded driverpay run p=1": "0.12",
+        "embedded SQL baseline p=1": "1",
+        "embedded floor: one Python map p=1": "0.50",
+        "embedded floor: the job's Python stages, no work p=1": "0.25",
+    }
+    assert report["ratios"]["embedded"] == 0.125  # the target's ratio is still the job's

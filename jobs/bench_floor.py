@@ -1,0 +1,121 @@
+"""The floor of per-event Python in thread mode: the job's stages with no work inside them.
+
+What does a Python stage cost before it does anything? Each shape here reads the events file
+with the SQL baseline's JSON source (parsed in the JVM) and runs Python stages that only move
+records and touch state, on the embedded mini-cluster with the job's settings (thread mode,
+RocksDB, checkpoints):
+
+- ``map``: one Python map per event, no state. No shape with a Python stage per event can be
+  faster, including the issue's prescribed one (the lifecycle as the only per-event Python
+  stage, which also reads and writes state);
+- ``job-shape``: the job's shape: a Python map per event (the parser), a keyed stage with one
+  state read and write per event (the lifecycle) and a second keyed stage with its own state
+  for each closing event (about one in three, like the pay lines into the daily stage).
+
+``driverpay.bench`` reports their events/s next to the job's and the baseline's (README,
+"Benchmark"): the job cannot be faster than its own shape doing nothing.
+``python -m jobs.bench_floor FILE SHAPE`` prints ``{"events": n, "seconds": s}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pyflink.common import Row, Types
+from pyflink.datastream import DataStream, KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.functions import MapFunction
+from pyflink.datastream.state import ValueStateDescriptor
+
+from jobs.bench_sql import SOURCE_TABLE, file_options, source_ddl
+from jobs.compat import key_by_first_field
+
+SHAPES = ("map", "job-shape")
+FIELDS = ["event_id", "order_id", "driver_id", "type", "event_time", "zone"]
+EVENT = Types.ROW_NAMED(FIELDS, [Types.STRING()] * len(FIELDS))
+KEYED = Types.ROW([Types.STRING(), EVENT])
+CLOSING = ("DELIVERED", "CANCELLED")
+
+
+class KeyByOrder(MapFunction):  # type: ignore[misc]
+    """The parser's place in the job: one Python call per event, emitting ``Row(key, event)``."""
+
+    def __init__(self, keyed: bool) -> None:
+        self.keyed = keyed
+
+    def map(self, value: Row) -> Row:
+        """The record, or ``Row(order_id, record)`` for the keyed stage."""
+        return Row(value[1], value) if self.keyed else value
+
+
+class TouchState(KeyedProcessFunction):  # type: ignore[misc]
+    """Read the key's value, write the record back, pass it on (re-keyed when ``rekey``)."""
+
+    def __init__(self, rekey: bool) -> None:
+        self.rekey = rekey
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        """One typed value per key, like the lifecycle's order row."""
+        self.state = runtime_context.get_state(ValueStateDescriptor("last", EVENT))
+
+    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        """One state read and one write, then the record (re-keyed: closing events only)."""
+        self.state.value()
+        self.state.update(value)
+        if not self.rekey:
+            yield value
+        elif value[3] in CLOSING:
+            yield Row(value[2], value)
+
+
+def shape_stream(t_env: Any, path: Path, shape: str) -> DataStream:
+    """The events of ``path`` after the Python stages of ``shape`` (what reaches the sink)."""
+    t_env.execute_sql(source_ddl(file_options(path)))
+    columns = ", ".join(f"`{f}`" for f in FIELDS)
+    table = t_env.sql_query(f"SELECT {columns} FROM {SOURCE_TABLE} WHERE order_id IS NOT NULL")
+    events: DataStream = t_env.to_data_stream(table)
+    if shape == "map":
+        return events.map(KeyByOrder(keyed=False), output_type=EVENT)
+    keyed = events.map(KeyByOrder(keyed=True), output_type=KEYED)
+    lines = key_by_first_field(keyed, Types.STRING()).process(TouchState(True), KEYED)
+    return key_by_first_field(lines, Types.STRING()).process(TouchState(False), EVENT)
+
+
+def build(t_env: Any, path: Path, shape: str) -> Any:
+    """The shape over ``path`` into a blackhole sink; the submitted TableResult."""
+    out = shape_stream(t_env, path, shape)
+    t_env.execute_sql(
+        f"CREATE TEMPORARY TABLE floor_sink ({', '.join(f'`{f}` STRING' for f in FIELDS)}) "
+        "WITH ('connector' = 'blackhole')"
+    )
+    return t_env.from_data_stream(out).execute_insert("floor_sink")
+
+
+def embedded(path: Path, shape: str) -> dict[str, float]:
+    """Run ``shape`` over ``path`` on the embedded mini-cluster at parallelism 1."""
+    from pyflink.table import StreamTableEnvironment
+
+    from jobs.embedded import local_environment
+    from jobs.settings import JobSettings
+
+    events = sum(1 for _ in path.open("rb"))
+    with tempfile.TemporaryDirectory(prefix="driverpay-bench-floor-") as tmp:
+        started = time.monotonic()
+        env = local_environment(JobSettings(parallelism=1), Path(tmp))
+        build(StreamTableEnvironment.create(env), path, shape).wait()
+        seconds = time.monotonic() - started
+    return {"events": events, "seconds": seconds}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[2] not in SHAPES:
+        sys.exit(f"usage: python -m jobs.bench_floor FILE {{{'|'.join(SHAPES)}}}")
+    # by module name, so the functions pickle by reference, not by value with this __main__
+    from jobs import bench_floor
+
+    print(json.dumps(bench_floor.embedded(Path(sys.argv[1]), sys.argv[2])))

@@ -1,0 +1,47 @@
+"""The benchmark's Python floor moves every record through its stages (or its rate is a lie)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pyflink.table import StreamTableEnvironment
+
+from jobs.bench_floor import CLOSING, shape_stream
+from jobs.embedded import local_environment
+from jobs.settings import JobSettings
+
+pytestmark = pytest.mark.flink
+
+
+def day(path: Path) -> list[dict[str, str]]:
+    events = []
+    for order in range(6):
+        for n, kind in enumerate(
+            ("ACCEPTED", "PICKED_UP", "DELIVERED" if order % 2 else "CANCELLED")
+        ):
+            events.append(
+                {
+                    "event_id": f"o{order}-{n}",
+                    "order_id": f"o{order}",
+                    "driver_id": f"d{order % 2}",
+                    "type": kind,
+                    "event_time": f"2026-11-23T10:0{n}:00Z",
+                    "zone": "tokyo",
+                }
+            )
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return events
+
+
+@pytest.mark.parametrize("shape", ["map", "job-shape"])
+def test_each_event_crosses_every_stage_of_the_shape(shape: str, tmp_path: Path) -> None:
+    events = day(tmp_path / "events.jsonl")
+    env = local_environment(JobSettings(parallelism=1), tmp_path)
+    stream = shape_stream(StreamTableEnvironment.create(env), tmp_path / "events.jsonl", shape)
+    with stream.execute_and_collect() as results:
+        out = sorted(row[0] for row in results)
+    passed = events if shape == "map" else [e for e in events if e["type"] in CLOSING]
+    assert out == sorted(e["event_id"] for e in passed)
+    assert len(out) == (18 if shape == "map" else 6)
