@@ -25,13 +25,19 @@ class StagedMapSet(MutableSet[str]):
         self.size = size
         self.added: set[str] = set()
         self.removed: set[str] = set()
+        # What the map answered during this record: the core's ``in`` test before an ``add``
+        # costs the only lookup (each one is a call into the JVM and RocksDB).
+        self.looked_up: dict[str, bool] = {}
 
     def __contains__(self, item: object) -> bool:
         if item in self.added:
             return True
         if item in self.removed or not isinstance(item, str):
             return False
-        return bool(self.state.contains(item))
+        found = self.looked_up.get(item)
+        if found is None:
+            found = self.looked_up[item] = bool(self.state.contains(item))
+        return found
 
     def __len__(self) -> int:
         return self.size
@@ -62,6 +68,7 @@ class StagedMapSet(MutableSet[str]):
             self.state.put(value, True)
         self.added.clear()
         self.removed.clear()
+        self.looked_up.clear()
 
 
 def persist(members: Iterable[str], state: Any) -> None:

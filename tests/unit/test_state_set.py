@@ -72,3 +72,17 @@ def test_a_new_days_plain_set_is_written_whole() -> None:
     persist({"line-a", "line-b"}, state)
     assert sorted(state.data) == ["line-a", "line-b"]
     assert sorted(StagedMapSet(state, size=2)) == ["line-a", "line-b"]
+
+
+def test_a_line_tested_then_added_costs_one_lookup() -> None:
+    state = MapStateLike("line-a")
+    seen = StagedMapSet(state, size=1)
+    assert "line-b" not in seen  # the daily core's duplicate test
+    seen.add("line-b")  # then its admission
+    assert "line-a" in seen
+    seen.discard("line-a")
+    assert state.calls == 2
+    assert "line-a" not in seen
+    assert "line-b" in seen
+    seen.flush()
+    assert state.data == {"line-b": True}
