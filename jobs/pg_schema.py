@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +162,16 @@ def parse_migrations(texts: Iterable[str]) -> dict[str, PgTable]:
 
 
 def read_migrations(folder: Path = MIGRATIONS) -> dict[str, PgTable]:
-    """The tables after every ``*.sql`` of ``folder``, in the order postgres.sh applies them."""
+    """The tables after every ``*.sql`` of ``folder``, in the order postgres.sh applies them.
+
+    Parsed once per process and folder (the codec, the JDBC sinks and the SQL catalog all ask
+    while a job is built); each caller gets its own dict of the frozen tables.
+    """
+    return dict(_parsed(folder))
+
+
+@cache
+def _parsed(folder: Path) -> dict[str, PgTable]:
     paths = sorted(folder.glob("*.sql"), key=lambda p: p.name.encode())
     return parse_migrations(p.read_text(encoding="utf-8") for p in paths)
 
