@@ -130,7 +130,9 @@ def _json_object(text: str) -> dict[str, Any]:
     if _too_deep(text):
         raise MalformedEventError(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        doc = json.loads(text, object_pairs_hook=_unique_keys)
+        if text.startswith("\ufeff"):  # what json.loads refuses before decoding
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        doc = _DECODER.decode(text)
     except MalformedEventError:
         raise
     except RecursionError:  # defence in depth: _too_deep should have caught it
@@ -162,6 +164,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
         raise MalformedEventError(f"invalid JSON: duplicate key {_shorten(dup)}")
     return doc
+
+
+# One decoder for every record: json.loads with a hook builds a new one per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
 
 
 def _text(doc: dict[str, Any], field: str) -> str:

@@ -180,7 +180,7 @@ class OrderLifecycle:
         _insert_in_time_order(state, event)
         step = Step(late=late)
         derivation = derive_of(state, self)
-        step.lines = self._reconcile(state, derivation, _because(event))
+        step.lines = self._reconcile(state, derivation, event)
         return self._settle(state, derivation, watermark_ms, step)
 
     def on_timer(self, state: OrderState, watermark_ms: int) -> Step:
@@ -191,14 +191,18 @@ class OrderLifecycle:
         order in state has a timer, so none leaves state priced under a superseded version.
         """
         derivation = derive_of(state, self)
-        step = Step(lines=self._reconcile(state, derivation, REPRICED))
+        step = Step(lines=self._reconcile(state, derivation, None))
         return self._settle(state, derivation, watermark_ms, step)
 
-    def _reconcile(self, state: OrderState, d: Derivation, reason: str) -> list[PayLine]:
+    def _reconcile(
+        self, state: OrderState, d: Derivation, cause: OrderEvent | None
+    ) -> list[PayLine]:
         """Diff the paid intervals against the lines in effect; never edit a line in place.
 
         A line is in effect only while the zones version that governs its interval is the one
-        it was priced with; otherwise it is reversed and the interval paid again.
+        it was priced with; otherwise it is reversed and the interval paid again. ``cause`` is
+        the event that triggered this (None: a timer, re-pricing); the reason a correction
+        carries is written only when there is one, which most events never need.
         """
         governing = {iv: self.zones.governing(iv.zone, iv.start_ms).version for iv in d.intervals}
         current = [
@@ -209,6 +213,7 @@ class OrderLifecycle:
         new = [iv for iv in d.intervals if iv not in paid]
         if not gone and not new:
             return []
+        reason = REPRICED if cause is None else _because(cause)
         out: list[PayLine] = []
         if gone:
             state.revision += 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -33,8 +34,13 @@ def pay_date(instant_ms: int, tz: ZoneInfo) -> date:
     return to_datetime(instant_ms).astimezone(tz).date()
 
 
+@lru_cache(maxsize=4096)
 def day_start_ms(day: date, tz: ZoneInfo) -> int:
-    """First instant of local ``day``; a midnight skipped by DST maps to the transition."""
+    """First instant of local ``day``; a midnight skipped by DST maps to the transition.
+
+    Cached: a pure function of its arguments, asked for every pay line (where the day ends)
+    with few distinct days.
+    """
     return from_datetime(datetime.combine(day, time(0), tzinfo=tz))
 
 

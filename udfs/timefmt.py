@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
@@ -41,9 +42,39 @@ def _epoch_ms(moment: datetime) -> int:
 
 
 def format_ms(epoch_ms: int) -> str:
-    """Render epoch milliseconds as RFC 3339 UTC with millisecond precision."""
+    """Render epoch milliseconds as RFC 3339 UTC with millisecond precision.
+
+    Every ledger line and total carries four of these, so the time of day is plain integer
+    arithmetic and only the date goes through ``datetime`` (cached per day): ~4x faster than
+    formatting a datetime, same text (tests/unit/test_timefmt.py).
+    """
+    day, ms = divmod(epoch_ms, _DAY_MS)
+    if not _FOUR_DIGIT_YEARS[0] <= day < _FOUR_DIGIT_YEARS[1]:
+        return _format_datetime(epoch_ms)
+    hour, ms = divmod(ms, 3_600_000)
+    minute, ms = divmod(ms, 60_000)
+    second, ms = divmod(ms, 1000)
+    return f"{_date_text(day)}T{hour:02d}:{minute:02d}:{second:02d}.{ms:03d}Z"
+
+
+def _format_datetime(epoch_ms: int) -> str:
+    """The reference rendering (and the one outside years 1000-9999, where %Y differs)."""
     moment = datetime.fromtimestamp(epoch_ms // 1000, tz=UTC)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}Z"
+
+
+_DAY_MS = 86_400_000
+_EPOCH_DATE = date(1970, 1, 1)
+_FOUR_DIGIT_YEARS = (
+    (date(1000, 1, 1) - _EPOCH_DATE).days,
+    (date(9999, 12, 31) - _EPOCH_DATE).days + 1,
+)
+
+
+@lru_cache(maxsize=4096)
+def _date_text(day: int) -> str:
+    """``YYYY-MM-DD`` of a day counted from 1970-01-01."""
+    return (_EPOCH_DATE + timedelta(days=day)).isoformat()
 
 
 def to_datetime(epoch_ms: int) -> datetime:

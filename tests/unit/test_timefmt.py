@@ -99,6 +99,21 @@ def test_format_renders_utc_with_millisecond_precision() -> None:
 
 
 EPOCHS = st.integers(min_value=-(10**12), max_value=4 * 10**12)
+# every millisecond datetime can render: years 1-9999
+DATETIME_MS = st.integers(min_value=-62_135_596_800_000, max_value=253_402_300_799_999)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(DATETIME_MS)
+def test_the_arithmetic_rendering_is_the_datetime_rendering(epoch_ms: int) -> None:
+    moment = datetime.fromtimestamp(epoch_ms // 1000, tz=UTC)
+    assert format_ms(epoch_ms) == f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}Z"
+
+
+def test_day_boundaries_render_as_the_next_day() -> None:
+    assert format_ms(NOON_UTC + 12 * 3_600_000 - 1) == "2026-11-24T23:59:59.999Z"
+    assert format_ms(NOON_UTC + 12 * 3_600_000) == "2026-11-25T00:00:00.000Z"
+    assert format_ms(951_782_400_000) == "2000-02-29T00:00:00.000Z"  # a leap day
 
 
 @settings(max_examples=500, deadline=None)
