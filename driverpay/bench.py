@@ -34,6 +34,7 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from driverpay import stackctl
+from driverpay.bench_core import replay
 from driverpay.bench_report import (
     COLUMNS,
     BaselineRun,
@@ -492,7 +493,10 @@ class Bench:
         self.progress.update(task, completed=1, total=1)
         from jobs.bench_floor import SHAPES  # imports pyflink (no JVM): only when used
 
-        floors = []
+        task = self.task("embedded: the pure core alone, no Flink")
+        core = replay(day.path, load_zones(ROOT / "config" / "zones.yaml"))
+        self.progress.update(task, completed=1, total=1)
+        floors = [EmbeddedRun("core", core["events"], core["seconds"])]
         for shape in SHAPES:
             task = self.task(f"embedded: Python floor, {shape} -p 1")
             floors.append(embedded_floor(day.path, shape))

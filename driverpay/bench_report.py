@@ -196,6 +196,7 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
     names = {
         "job": "embedded driverpay run p=1",
         "baseline": "embedded SQL baseline p=1",
+        "core": "the pure core alone, one CPython, no Flink",
         "floor-map": "embedded floor: one Python map p=1",
         "floor-job-shape": "embedded floor: the job's Python stages, no work p=1",
     }

@@ -127,6 +127,7 @@ def test_floor_runs_are_rows_with_their_ratio_to_the_embedded_baseline() -> None
     embedded = [
         EmbeddedRun("job", 1000, 2.0),
         EmbeddedRun("baseline", 1000, 0.25),
+        EmbeddedRun("core", 1000, 0.4),
         EmbeddedRun("floor-map", 1000, 0.5),
         EmbeddedRun("floor-job-shape", 1000, 1.0),
     ]
@@ -135,6 +136,7 @@ def test_floor_runs_are_rows_with_their_ratio_to_the_embedded_baseline() -> None
     assert by_name == {
         "embedded driverpay run p=1": "0.12",
         "embedded SQL baseline p=1": "1",
+        "the pure core alone, one CPython, no Flink": "0.62",
         "embedded floor: one Python map p=1": "0.50",
         "embedded floor: the job's Python stages, no work p=1": "0.25",
     }
