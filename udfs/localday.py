@@ -30,8 +30,13 @@ class DayPart:
 
 
 def pay_date(instant_ms: int, tz: ZoneInfo) -> date:
-    """The calendar date of ``instant_ms`` on the zone's wall clock (DST-aware)."""
-    return to_datetime(instant_ms).astimezone(tz).date()
+    """The calendar date of ``instant_ms`` on the zone's wall clock (DST-aware).
+
+    Whole seconds suffice: offsets are whole seconds, so no local midnight falls inside one.
+    ``fromtimestamp`` with the zone converts from UTC directly (what ``astimezone`` does
+    after building the UTC datetime), half the cost for every event the parser dates.
+    """
+    return datetime.fromtimestamp(instant_ms // 1000, tz).date()
 
 
 @lru_cache(maxsize=4096)

@@ -1,6 +1,6 @@
 """Pay days are local calendar dates (DST-aware); intervals split at local midnight."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -205,3 +205,20 @@ def test_day_parts_tile_the_interval_and_each_lies_within_its_local_day(
 def test_consecutive_days_abut_and_last_between_22_and_26_hours(tz: ZoneInfo, day: date) -> None:
     assert day_end_ms(day, tz) == day_start_ms(day + timedelta(days=1), tz)
     assert 22 * HOUR <= day_end_ms(day, tz) - day_start_ms(day, tz) <= 26 * HOUR
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from([*ZONES, ZoneInfo("America/Santiago")]), st.integers(*DST_YEARS_MS))
+def test_pay_date_is_the_wall_clock_date_of_the_exact_millisecond(
+    tz: ZoneInfo, instant: int
+) -> None:
+    wall = datetime.fromtimestamp(instant / 1000, UTC).astimezone(tz)
+    assert pay_date(instant, tz) == wall.date()
+
+
+def test_the_hour_santiago_repeats_after_midnight_is_paid_on_the_day_before() -> None:
+    santiago = ZoneInfo("America/Santiago")  # 2024-04-07 00:00 -03 fell back to 23:00 -04
+    assert pay_date(ms("2024-04-06T23:59:59.999-03:00"), santiago) == date(2024, 4, 6)
+    assert pay_date(ms("2024-04-07T00:00:00-03:00"), santiago) == date(2024, 4, 6)  # 23:00 -04
+    assert pay_date(ms("2024-04-06T23:59:59.999-04:00"), santiago) == date(2024, 4, 6)
+    assert pay_date(ms("2024-04-07T00:00:00-04:00"), santiago) == date(2024, 4, 7)
