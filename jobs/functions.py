@@ -125,15 +125,21 @@ class Guarded:
         return group
 
     def guarded(
-        self, work: Callable[[], Iterator[Any]], payload: Callable[[], bytes | None], where: str
+        self,
+        work: Callable[[], Iterator[Any]],
+        payload: Callable[[], bytes | None],
+        where: Callable[[], str],
     ) -> Iterator[Any]:
-        """All of ``work``'s outputs, or a dead letter + audit record if it raised."""
+        """All of ``work``'s outputs, or a dead letter + audit record if it raised.
+
+        ``payload`` and ``where`` are asked only then: the current key is a call into the JVM.
+        """
         try:
             outputs = list(work())
         except Exception as exc:
             self.poison.inc()
             reason = f"internal error: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
-            position = f"{self.stage} {where}"
+            position = f"{self.stage} {where()}"
             yield DEAD_LETTER, dead_letter(reason, _safe(payload), position)
             yield AUDIT, dumps({"kind": "POISON", "reason": reason, "position": position})
             return
@@ -179,7 +185,9 @@ class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
         self.ahead = group.counter("events_ahead")
 
     def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
-        yield from self.guarded(lambda: self._parse(value), lambda: self.decode(value)[2], "")
+        yield from self.guarded(
+            lambda: self._parse(value), lambda: self.decode(value)[2], lambda: ""
+        )
 
     def _parse(self, value: Any) -> Iterator[Any]:
         raw = self.decode(value)
@@ -224,7 +232,9 @@ class ParseCorrections(Guarded, ProcessFunction):  # type: ignore[misc]
         self.received = group.counter("corrections_received")
 
     def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
-        yield from self.guarded(lambda: self._parse(value), lambda: self.decode(value)[2], "")
+        yield from self.guarded(
+            lambda: self._parse(value), lambda: self.decode(value)[2], lambda: ""
+        )
 
     def _parse(self, value: Any) -> Iterator[Any]:
         raw = self.decode(value)
@@ -295,7 +305,7 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
         yield from self.guarded(
             lambda: self._on_event(value, ctx),
             lambda: dumps(event_record(row_to_event(value))).encode(),
-            f"order {ctx.get_current_key()!r}",
+            lambda: f"order {ctx.get_current_key()!r}",
         )
 
     def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
@@ -304,7 +314,7 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
         outputs = self.guarded(
             lambda: self._on_timer(timestamp, ctx),
             lambda: None,
-            f"timer {timestamp} of order {key!r}",
+            lambda: f"timer {timestamp} of order {key!r}",
         )
         for output in outputs:
             if isinstance(output, tuple) and isinstance(output[0], OutputTag):
@@ -316,7 +326,7 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
         yield from self.guarded(
             lambda: self._on_version(value, ctx),
             lambda: self.decode_version(value).payload,
-            "zones version",
+            lambda: "zones version",
         )
 
     def _on_version(self, value: Any, ctx: Any) -> Iterator[Any]:
@@ -451,14 +461,14 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         yield from self.guarded(
             lambda: self._on_line(value, ctx),
             lambda: line_event(value)[0].to_json().encode(),
-            f"driver-day {ctx.get_current_key()!r}",
+            lambda: f"driver-day {ctx.get_current_key()!r}",
         )
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
         yield from self.guarded(
             lambda: self._on_timer(ctx),
             lambda: None,
-            f"timer {timestamp} of driver-day {ctx.get_current_key()!r}",
+            lambda: f"timer {timestamp} of driver-day {ctx.get_current_key()!r}",
         )
 
     def _on_line(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:

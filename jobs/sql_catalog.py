@@ -149,7 +149,7 @@ def _poison_outputs() -> list[tuple[Any, str]]:
 
     guard = Guarded()
     guard.poison = _NoCounter()
-    return list(guard.guarded(fail, lambda: b"\xff", "key"))
+    return list(guard.guarded(fail, lambda: b"\xff", lambda: "key"))
 
 
 def _records() -> dict[str, list[dict[str, Any]]]:
