@@ -484,24 +484,29 @@ class Bench:
         return BaselineRun(parallelism, len(day.lines), steady_rate(samples, len(day.lines)), job)
 
     def embedded_runs(self, day: Day) -> list[EmbeddedRun]:
-        """``driverpay run`` and the SQL baseline on the embedded mini-cluster, parallelism 1."""
-        task = self.task("embedded: driverpay run -p 1")
-        job = embedded_job(day.path, self.options.out / "embedded" / self.tag)
-        self.progress.update(task, completed=1, total=1)
-        task = self.task("embedded: SQL baseline -p 1")
-        base = embedded_baseline(day.path)
-        self.progress.update(task, completed=1, total=1)
+        """The runs on the events file, each at parallelism 1 and measured on its own.
+
+        ``driverpay run`` and the SQL baseline on the embedded mini-cluster, the pure core
+        without Flink, and the Python floors (``jobs.bench_floor``).
+        """
         from jobs.bench_floor import SHAPES  # imports pyflink (no JVM): only when used
 
-        task = self.task("embedded: the pure core alone, no Flink")
-        core = replay(day.path, load_zones(ROOT / "config" / "zones.yaml"))
-        self.progress.update(task, completed=1, total=1)
-        floors = [EmbeddedRun("core", core["events"], core["seconds"])]
-        for shape in SHAPES:
-            task = self.task(f"embedded: Python floor, {shape} -p 1")
-            floors.append(embedded_floor(day.path, shape))
+        runs: list[tuple[str, Callable[..., EmbeddedRun], tuple[Any, ...]]] = [
+            (
+                "driverpay run -p 1",
+                embedded_job,
+                (day.path, self.options.out / "embedded" / self.tag),
+            ),
+            ("SQL baseline -p 1", embedded_baseline, (day.path,)),
+            ("the pure core alone, no Flink", core_replay, (day.path,)),
+            *((f"Python floor, {s} -p 1", embedded_floor, (day.path, s)) for s in SHAPES),
+        ]
+        done = []
+        for what, step, args in runs:
+            task = self.task(f"embedded: {what}")
+            done.append(attempt(step, *args))  # one failure leaves the others' figures
             self.progress.update(task, completed=1, total=1)
-        return [job, base, *floors]
+        return [run for run in done if run is not None]
 
 
 def submit_baseline(group_id: str, parallelism: int) -> str:
@@ -568,6 +573,12 @@ def embedded_baseline(events: Path) -> EmbeddedRun:
     return _embedded_json("baseline", [sys.executable, "-m", "jobs.bench_sql", str(events), "1"])
 
 
+def core_replay(events: Path) -> EmbeddedRun:
+    """The pure core over the file in this process (``driverpay.bench_core``)."""
+    result = replay(events, load_zones(ROOT / "config" / "zones.yaml"))
+    return EmbeddedRun("core", result["events"], result["seconds"])
+
+
 def embedded_floor(events: Path, shape: str) -> EmbeddedRun:
     """``python -m jobs.bench_floor FILE SHAPE``: the job's Python stages doing no work."""
     return _embedded_json(
@@ -617,7 +628,7 @@ def run_bench(options: Options) -> dict[str, Any]:
         kafka = [k for p in options.parallelisms if (k := attempt(bench.kafka_run, day, p))]
         runs = options.parallelisms if options.baseline else ()
         base = [b for p in runs if (b := attempt(bench.baseline_run, day, p))]
-        embedded = (attempt(bench.embedded_runs, day) or []) if options.embedded else []
+        embedded = bench.embedded_runs(day) if options.embedded else []
     meta = {
         "date": started.isoformat(timespec="seconds"),
         "machine": machine(),
