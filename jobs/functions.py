@@ -139,11 +139,18 @@ class Guarded:
         except Exception as exc:
             self.poison.inc()
             reason = f"internal error: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
-            position = f"{self.stage} {where()}"
+            position = f"{self.stage} {_safe_where(where)}"
             yield DEAD_LETTER, dead_letter(reason, _safe(payload), position)
             yield AUDIT, dumps({"kind": "POISON", "reason": reason, "position": position})
             return
         yield from outputs
+
+
+def _safe_where(where: Callable[[], str]) -> str:
+    try:
+        return where()
+    except Exception as exc:
+        return f"<position unavailable: {type(exc).__name__}>"
 
 
 def _safe(payload: Callable[[], bytes | None]) -> bytes | None:

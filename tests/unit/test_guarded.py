@@ -56,3 +56,16 @@ def test_a_record_that_raises_is_dead_lettered_at_its_stage_and_key() -> None:
     assert dead["payload_base64"] == "/w=="
     assert json.loads(outputs[1][1])["kind"] == "POISON"
     assert guarded.poison.count == 1
+
+
+def test_a_failure_whose_position_cannot_be_read_is_still_dead_lettered() -> None:
+    def work() -> Iterator[Any]:
+        raise ValueError("poison")
+
+    def where() -> str:
+        raise RuntimeError("no current key")
+
+    outputs = list(guard().guarded(work, lambda: b"{}", where))
+    dead = json.loads(outputs[0][1])
+    assert dead["position"] == "order-lifecycle <position unavailable: RuntimeError>"
+    assert dead["payload"] == "{}"
