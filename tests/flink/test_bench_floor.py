@@ -35,13 +35,23 @@ def day(path: Path) -> list[dict[str, str]]:
     return events
 
 
-@pytest.mark.parametrize("shape", ["map", "job-shape"])
-def test_each_event_crosses_every_stage_of_the_shape(shape: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("shape", "expected"), [("map", 19), ("sql-lifecycle", 18), ("job-shape", 6)]
+)
+def test_each_event_crosses_every_stage_of_the_shape(
+    shape: str, expected: int, tmp_path: Path
+) -> None:
     events = day(tmp_path / "events.jsonl")
+    with (tmp_path / "events.jsonl").open("a") as again:  # a duplicate: SQL drops it
+        again.write(json.dumps(events[0]) + "\n")
     env = local_environment(JobSettings(parallelism=1), tmp_path)
     stream = shape_stream(StreamTableEnvironment.create(env), tmp_path / "events.jsonl", shape)
     with stream.execute_and_collect() as results:
         out = sorted(row[0] for row in results)
-    passed = events if shape == "map" else [e for e in events if e["type"] in CLOSING]
+    passed = {
+        "map": [*events, events[0]],  # no dedup: every record, the copy too
+        "sql-lifecycle": events,
+        "job-shape": [e for e in events if e["type"] in CLOSING],  # the copy is an ACCEPTED
+    }[shape]
     assert out == sorted(e["event_id"] for e in passed)
-    assert len(out) == (18 if shape == "map" else 6)
+    assert len(out) == expected
