@@ -3,7 +3,8 @@
 #   flink.sh {start|stop|status|taskmanager|scale N|restart-taskmanagers}
 # FLINK_TASKMANAGERS (default 1) TaskManagers of 2 slots each; `scale N` changes the count of a running
 # cluster. A watchdog keeps that many alive (kill -9, or Flink's own fatal-error exit, e.g. when the
-# JDBC sink fails to close during a PostgreSQL outage): what a process supervisor does in prod.
+# JDBC sink fails to close during a PostgreSQL outage), and restarts one whose embedded Python can
+# no longer start (wedged_tms): what a process supervisor and a liveness probe do in prod.
 # Config rendered from flink-conf/ into .run/flink/conf; logs .run/flink/log; REST on 127.0.0.1:$FLINK_REST_PORT (8081).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -131,9 +132,30 @@ restart_taskmanagers() {
   log "taskmanagers restarted (was: $pids): $(slots)"
 }
 
+# TaskManagers whose embedded Python can no longer start. In thread mode the first Python operator
+# of a TaskManager starts pemja's main interpreter; if that task is cancelled meanwhile (a job
+# restarting in a loop, e.g. its JDBC sink failing during a PostgreSQL outage), pemja's
+# MainInterpreter.initialize is interrupted and every later Python task on that JVM fails the
+# same way: the job restarts forever on it. Measured: 114 restarts in 17 min, none recovered.
+wedged_tms() {
+  local p logf
+  for p in $(tm_pids); do
+    logf="$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | sed -n 's/^-Dlog.file=//p' | head -1)"
+    [[ -n "$logf" && -f "$logf" ]] && grep -qF 'PythonInterpreter$MainInterpreter.initialize' "$logf" && echo "$p"
+  done
+  true
+}
+
 watchdog() {
+  local p i
   while jm_alive; do
     sleep 5
+    for p in $(wedged_tms); do
+      log "taskmanager $p cannot start Python any more (pemja interrupted while starting), restarting it"
+      kill "$p" 2>/dev/null || true
+      for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+      kill -9 "$p" 2>/dev/null || true
+    done
     (($(tm_count) < $(want_tms))) && { log "a taskmanager is gone, starting another"; taskmanager || true; }
   done
   log "jobmanager gone, watchdog exits"
