@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jobs.settings import JobSettings  # plain dataclass, no pyflink
 from udfs.daily import DailyState, DailyTotals, daily_json
 from udfs.events import MalformedEventError, parse_event
 from udfs.ledger import record_json
@@ -27,14 +28,14 @@ from udfs.localday import pay_date
 from udfs.zones import Zones, load_zones
 
 ROOT = Path(__file__).resolve().parents[1]
-HOUR = 3_600_000
 NEVER = -(2**63)  # the watermark before any: nothing is late, no day is final
 
 
-def replay(path: Path, zones: Zones) -> dict[str, Any]:
-    """Every line of ``path`` through the pure core; counts and wall time."""
-    lifecycle = OrderLifecycle(zones, grace_ms=HOUR, max_open_ms=12 * HOUR)
-    totals = DailyTotals(zones, HOUR, 7 * 24 * HOUR)
+def replay(path: Path, zones: Zones, settings: JobSettings | None = None) -> dict[str, Any]:
+    """Every line of ``path`` through the pure core, with the job's bounds; counts and time."""
+    settings = settings or JobSettings()
+    lifecycle = OrderLifecycle(zones, settings.grace_ms, settings.max_open_ms)
+    totals = DailyTotals(zones, settings.finalize_grace_ms, settings.daily_retention_ms)
     timezones = {name: zone.timezone for name, zone in zones.items()}
     orders: dict[str, OrderState] = {}
     days: dict[tuple[str, str], DailyState | None] = {}
