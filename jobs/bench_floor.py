@@ -35,7 +35,7 @@ from pyflink.datastream.functions import MapFunction
 from pyflink.datastream.state import ValueStateDescriptor
 
 from jobs.bench_sql import SOURCE_TABLE, file_options, source_ddl
-from jobs.compat import key_by_first_field
+from jobs.compat import checked_state, key_by_first_field
 
 SHAPES = ("map", "sql-lifecycle", "job-shape")
 FIELDS = ["event_id", "order_id", "driver_id", "type", "event_time", "zone"]
@@ -62,13 +62,15 @@ class TouchState(KeyedProcessFunction):  # type: ignore[misc]
         self.rekey = rekey
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        """One typed value per key, like the lifecycle's order row."""
-        self.state = runtime_context.get_state(ValueStateDescriptor("last", EVENT))
+        """One ``STRING`` value per key, like the lifecycle's order (jobs.codec)."""
+        self.state = runtime_context.get_state(
+            checked_state(ValueStateDescriptor("last", Types.STRING()))
+        )
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         """One state read and one write, then the record (re-keyed: closing events only)."""
         self.state.value()
-        self.state.update(value)
+        self.state.update(value[0])
         if not self.rekey:
             yield value
         elif value[3] in CLOSING:

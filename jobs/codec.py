@@ -1,8 +1,19 @@
-"""Typed rows for records between operators and for keyed state (no pickled blobs)."""
+"""Typed rows for records between operators; keyed state as versioned JSON text (no pickles).
+
+Records between operators are typed rows, which PyFlink converts field by field. Keyed state is
+not: PyFlink 2.2.1's thread mode stores a ``ValueState`` of any ``ROW``, ``TUPLE`` or ``LIST``
+type as a Python pickle (``pyflink/fn_execution/embedded/java_utils.py: to_java_typeinfo``
+falls back to ``PICKLED_BYTE_ARRAY``). A pickle ties a savepoint to Python's object layout,
+runs code when loaded, and cost ~17 % of the interpreter's time in the job. So each order and
+driver-day is one ``STRING`` value holding a compact JSON array, first element its layout
+version, the rest positional as documented on :func:`order_value` and :func:`daily_value`;
+``jobs.compat.checked_state`` refuses any state type thread mode would pickle.
+"""
 
 from __future__ import annotations
 
-from collections.abc import MutableSet
+import json
+from collections.abc import MutableSet, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -58,7 +69,6 @@ _LINE_FIELDS = [
     ("schedule_version", Types.STRING()),
     ("reason", Types.STRING()),
 ]
-LINE_STATE_TYPE = Types.ROW_NAMED([n for n, _ in _LINE_FIELDS], [t for _, t in _LINE_FIELDS])
 # A ledger line on its way from the lifecycle to its driver-day, with the event time behind it.
 LINE_TYPE = Types.ROW_NAMED(
     [*(n for n, _ in _LINE_FIELDS), "event_ms"], [*(t for _, t in _LINE_FIELDS), Types.LONG()]
@@ -131,10 +141,10 @@ def row_to_event(r: Row) -> OrderEvent:
     return OrderEvent(r[0], r[1], r[2], EventType(r[3]), r[4], r[5])
 
 
-def line_to_row(line: PayLine) -> Row:
-    """A ledger line in effect, as stored in the order's list state."""
+def line_fields(line: PayLine) -> list[Any]:
+    """A ledger line's fields in ``_LINE_FIELDS`` order: ``LINE_TYPE`` rows and stored orders."""
     iv = line.interval
-    return Row(
+    return [
         line.line_id,
         line.kind.value,
         iv.order_id,
@@ -156,11 +166,11 @@ def line_to_row(line: PayLine) -> Row:
         line.zones_version,
         line.schedule_version,
         line.reason,
-    )
+    ]
 
 
-def row_to_line(r: Row) -> PayLine:
-    """The inverse of :func:`line_to_row`."""
+def row_to_line(r: Sequence[Any]) -> PayLine:
+    """The inverse of :func:`line_fields` (a row or a stored list)."""
     iv = PaidInterval(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
     return PayLine(
         r[0],
@@ -180,75 +190,59 @@ def row_to_line(r: Row) -> PayLine:
     )
 
 
-EVENT_STATE_TYPE = Types.ROW_NAMED(
-    [*EVENT_FIELDS, "quarantined"], [*EVENT_FIELD_TYPES, Types.BOOLEAN()]
-)
-ORDER_STATE_TYPE = Types.ROW_NAMED(
-    ["revision", "timer_ms", "events", "lines"],
-    [Types.INT(), Types.LONG(), Types.LIST(EVENT_STATE_TYPE), Types.LIST(LINE_STATE_TYPE)],
-)
-DAILY_STATE_TYPE = Types.ROW_NAMED(
-    [
-        "currency",
-        "total_minor",
-        "line_count",
-        "version",
-        "final",
-        "post_final",
-        "day_end_ms",
-        "as_of_ms",
-        "timer_ms",
-        "seen_count",
-        "in_effect_count",
-    ],
-    [
-        Types.STRING(),
-        Types.LONG(),
-        Types.LONG(),
-        Types.LONG(),
-        Types.BOOLEAN(),
-        Types.BOOLEAN(),
-        Types.LONG(),
-        Types.LONG(),
-        Types.LONG(),
-        Types.LONG(),
-        Types.LONG(),
-    ],
-)
+# Keyed state values (see the module docstring): a STRING each, JSON inside, layout versioned.
+ORDER_STATE_TYPE = Types.STRING()
+DAILY_STATE_TYPE = Types.STRING()
+ORDER_LAYOUT = 1  # bump, with a migration or a documented fresh start, when a layout changes
+DAILY_LAYOUT = 1
+_STATE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_STATE_DECODER = json.JSONDecoder()
 
 
-def order_state(stored: Row) -> OrderState:
-    """An order's lifecycle state from its stored row."""
-    state = OrderState(revision=stored[0])
-    for r in stored[2]:
+class StateLayoutError(ValueError):
+    """A stored value written with another layout than this code reads."""
+
+
+def state_fields(text: str, layout: int, what: str) -> list[Any]:
+    """A state value's fields after its layout version, or :class:`StateLayoutError`."""
+    value = _STATE_DECODER.decode(text)
+    if not isinstance(value, list) or not value or value[0] != layout:
+        found = value[0] if isinstance(value, list) and value else value
+        raise StateLayoutError(f"{what} state has layout {found!r}, this job reads {layout}")
+    return value[1:]
+
+
+def order_state(fields: Sequence[Any]) -> OrderState:
+    """An order's lifecycle state from its stored fields (:func:`state_fields` of its value)."""
+    state = OrderState(revision=fields[0])
+    for r in fields[2]:
         state.events[r[0]] = OrderEvent(r[0], r[1], r[2], EventType(r[3]), r[4], r[5])
         if r[6]:
             state.quarantined.add(r[0])
-    state.lines = [row_to_line(r) for r in stored[3]]
+    state.lines = [row_to_line(r) for r in fields[3]]
     return state
 
 
-def order_row(state: OrderState, timer_ms: int | None) -> Row:
-    """The one typed row an order is stored as (its events, lines in effect and timer)."""
+def order_value(state: OrderState, timer_ms: int | None) -> str:
+    """The one value an order is stored as.
+
+    ``[ORDER_LAYOUT, revision, timer_ms|null, events, lines]``: each event is ``[event_id,
+    order_id, driver_id, type, time_ms, zone, quarantined]``, each line in effect its
+    :func:`line_fields`.
+    """
     events = [
-        Row(
-            e.event_id,
-            e.order_id,
-            e.driver_id,
-            e.type.value,
-            e.time_ms,
-            e.zone,
-            e.event_id in state.quarantined,
-        )
+        [e.event_id, e.order_id, e.driver_id, e.type.value, e.time_ms, e.zone,
+         e.event_id in state.quarantined]
         for e in state.events.values()
-    ]
-    return Row(state.revision, timer_ms, events, [line_to_row(line) for line in state.lines])
+    ]  # fmt: skip
+    lines = [line_fields(line) for line in state.lines]
+    return _STATE_ENCODER.encode([ORDER_LAYOUT, state.revision, timer_ms, events, lines])
 
 
 def line_event_row(line: PayLine, event_ms: int) -> Row:
     """The typed row the daily stage consumes for one ledger line, keyed by its driver-day."""
     key = daily_key(line.interval.driver_id, line.pay_date.isoformat())
-    return Row(key, Row(*line_to_row(line), event_ms))
+    return Row(key, Row(*line_fields(line), event_ms))
 
 
 def line_event(r: Row) -> tuple[PayLine, int]:
@@ -256,14 +250,19 @@ def line_event(r: Row) -> tuple[PayLine, int]:
     return row_to_line(r), r[21]
 
 
-def daily_state(r: Row, seen: MutableSet[str], in_effect: MutableSet[str]) -> DailyState:
-    """A driver-day's state from its stored row and its two sets (map state: jobs.state_set)."""
+def daily_state(r: Sequence[Any], seen: MutableSet[str], in_effect: MutableSet[str]) -> DailyState:
+    """A driver-day's state from its stored fields and its two sets (map state: state_set)."""
     return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], seen, in_effect)
 
 
-def daily_row(state: DailyState, timer_ms: int | None) -> Row:
-    """The one typed row a driver-day is stored as; its sets live in map state, sized here."""
-    return Row(
+def daily_value(state: DailyState, timer_ms: int | None) -> str:
+    """The one value a driver-day is stored as; its sets live in map state, sized here.
+
+    ``[DAILY_LAYOUT, currency, total_minor, line_count, version, final, post_final, day_end_ms,
+    as_of_ms, timer_ms|null, seen_count, in_effect_count]``.
+    """
+    fields = [
+        DAILY_LAYOUT,
         state.currency,
         state.total_minor,
         state.line_count,
@@ -275,4 +274,5 @@ def daily_row(state: DailyState, timer_ms: int | None) -> Row:
         timer_ms,
         len(state.seen),
         len(state.in_effect),
-    )
+    ]
+    return _STATE_ENCODER.encode(fields)

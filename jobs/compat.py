@@ -7,9 +7,21 @@ upgrade fails loudly at submission instead of misbehaving (docs/design.md, "Thro
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pyflink.common import WatermarkStrategy
-from pyflink.common.typeinfo import TypeInformation, Types
+from pyflink.common.typeinfo import (
+    ListTypeInfo,
+    MapTypeInfo,
+    ObjectArrayTypeInfo,
+    PickledBytesTypeInfo,
+    RowTypeInfo,
+    TupleTypeInfo,
+    TypeInformation,
+    Types,
+)
 from pyflink.datastream import DataStream, KeyedStream, RuntimeContext
+from pyflink.datastream.state import StateDescriptor
 from pyflink.java_gateway import get_gateway
 from pyflink.version import __version__ as pyflink_version
 
@@ -22,7 +34,7 @@ def check_version(version: str = pyflink_version) -> None:
         raise RuntimeError(
             f"jobs/compat.py was written against PyFlink {', '.join(SUPPORTED)}, not {version}: "
             "re-check its internals (key_by_first_field, stamp_event_time, first_field, "
-            "subtask_index) "
+            "subtask_index, checked_state) "
             "and add the version to SUPPORTED"
         )
 
@@ -94,3 +106,36 @@ def subtask_index(runtime_context: RuntimeContext) -> int:
         return int(runtime_context.get_index_of_this_subtask())
     except AttributeError:  # Flink 2.x moved it to TaskInfo; the embedded wrapper did not follow
         return int(runtime_context._runtime_context.getTaskInfo().getIndexOfThisSubtask())
+
+
+# What thread mode's state bridge stores as a pickle instead of a Java type (PyFlink 2.2.1
+# ``fn_execution/embedded/java_utils.py: to_java_typeinfo``, the final ``else``).
+_PICKLED_IN_THREAD_MODE = (RowTypeInfo, TupleTypeInfo, ListTypeInfo, PickledBytesTypeInfo)
+D = TypeVar("D", bound=StateDescriptor)
+
+
+def checked_state(descriptor: D) -> D:
+    """``descriptor``, refused if thread mode would keep its values as Python pickles.
+
+    A ``ValueState<ROW<...>>`` declared in Python looks typed but is stored as pickled bytes:
+    unreadable outside Python, bound to its classes' layout, executed when loaded. Keyed state
+    here is basic types and maps of them only (``jobs.codec`` for the layouts).
+    """
+    check_version()
+    pickled = [
+        t for t in _leaf_types(descriptor.type_info) if isinstance(t, _PICKLED_IN_THREAD_MODE)
+    ]
+    if pickled:
+        raise TypeError(
+            f"state {descriptor.name!r}: {pickled[0]} would be stored as a pickle in thread mode"
+        )
+    return descriptor
+
+
+def _leaf_types(type_info: TypeInformation) -> list[TypeInformation]:
+    """The types a state value is made of (maps and arrays convert element by element)."""
+    if isinstance(type_info, MapTypeInfo):
+        return [*_leaf_types(type_info._key_type_info), *_leaf_types(type_info._value_type_info)]
+    if isinstance(type_info, ObjectArrayTypeInfo):
+        return _leaf_types(type_info._element_type)
+    return [type_info]

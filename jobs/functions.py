@@ -25,22 +25,25 @@ from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 from jobs.codec import (
     CARRIER_PREFIX,
     DAILY_COLUMNS,
+    DAILY_LAYOUT,
     DAILY_STATE_TYPE,
     LEDGER_COLUMNS,
     LEDGER_RECORD,
+    ORDER_LAYOUT,
     ORDER_STATE_TYPE,
-    daily_row,
     daily_state,
+    daily_value,
     keyed_event,
     line_event,
     line_event_row,
-    order_row,
     order_state,
+    order_value,
     row_to_event,
     side_carrier,
     sink_record,
+    state_fields,
 )
-from jobs.compat import subtask_index
+from jobs.compat import checked_state, subtask_index
 from jobs.state_set import StagedMapSet, persist
 from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
 from udfs.events import MalformedEventError, OrderEvent, event_record, parse_event
@@ -60,7 +63,7 @@ AUDIT = OutputTag("audit", Types.STRING())
 RETIRED = OutputTag("retired", Types.STRING())  # state cleared: evidence for tests, not data
 MAX_ERROR_CHARS = 500
 # Broadcast state of the lifecycle stage: zones version -> its canonical record (typed, no pickle).
-ZONES_VERSIONS = MapStateDescriptor("zones-versions", Types.STRING(), Types.STRING())
+ZONES_VERSIONS = checked_state(MapStateDescriptor("zones-versions", Types.STRING(), Types.STRING()))
 _SIDE_OUTPUTS = {tag.tag_id: tag for tag in (DEAD_LETTER, QUARANTINE, AUDIT, RETIRED)}
 
 
@@ -281,8 +284,10 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
         self.emit_retired = retired
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        # One typed value per order: a single state read and write per event.
-        self.order = runtime_context.get_state(ValueStateDescriptor("order", ORDER_STATE_TYPE))
+        # One value per order: a single state read and write per event (jobs.codec: layout).
+        self.order = runtime_context.get_state(
+            checked_state(ValueStateDescriptor("order", ORDER_STATE_TYPE))
+        )
         self.subtask = subtask_index(runtime_context)
         self.live = 0  # orders with state on this subtask since start (evidence, not state)
         self.history = (
@@ -424,14 +429,18 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
                 key = ctx.get_current_key()
                 yield RETIRED, _retired("ORDER_RETIRED", key, self.subtask, self.live)
             return
-        self.order.update(order_row(state, step.timer_ms))
+        self.order.update(order_value(state, step.timer_ms))
         if step.timer_ms is not None and step.timer_ms != old_timer:
             ctx.timer_service().register_event_time_timer(step.timer_ms)
 
     def _load(self) -> OrderState:
-        stored = self.order.value()
-        self._timer = stored[1] if stored is not None else None
-        return order_state(stored) if stored is not None else OrderState()
+        value = self.order.value()
+        if value is None:
+            self._timer = None
+            return OrderState()
+        fields = state_fields(value, ORDER_LAYOUT, "order")
+        self._timer = fields[1]
+        return order_state(fields)
 
 
 class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
@@ -447,13 +456,15 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         self.totals = totals
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.state = runtime_context.get_state(ValueStateDescriptor("daily", DAILY_STATE_TYPE))
+        self.state = runtime_context.get_state(
+            checked_state(ValueStateDescriptor("daily", DAILY_STATE_TYPE))
+        )
         # The day's line ids and intervals in effect: one keyed lookup per line (jobs.state_set).
         self.seen = runtime_context.get_map_state(
-            MapStateDescriptor("daily-seen", Types.STRING(), Types.BOOLEAN())
+            checked_state(MapStateDescriptor("daily-seen", Types.STRING(), Types.BOOLEAN()))
         )
         self.in_effect = runtime_context.get_map_state(
-            MapStateDescriptor("daily-in-effect", Types.STRING(), Types.BOOLEAN())
+            checked_state(MapStateDescriptor("daily-in-effect", Types.STRING(), Types.BOOLEAN()))
         )
         self.subtask = subtask_index(runtime_context)
         self.live = 0
@@ -483,7 +494,7 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         if kind.startswith(CARRIER_PREFIX):  # a lifecycle timer's side output (see its class)
             yield _SIDE_OUTPUTS[kind[len(CARRIER_PREFIX) :]], value[20]
             return
-        stored = self.state.value()
+        stored = self._stored()
         state = self._day(stored) if stored is not None else None
         line, event_ms = line_event(value)
         watermark = ctx.timer_service().current_watermark()
@@ -509,7 +520,7 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         yield from self._finish(new_state, step, ctx, stored[8] if stored is not None else None)
 
     def _on_timer(self, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
-        stored = self.state.value()
+        stored = self._stored()
         if stored is None:
             return
         driver_id, _, pay_date = ctx.get_current_key().rpartition("|")  # ids may contain "|"
@@ -537,11 +548,15 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
             ctx.timer_service().delete_event_time_timer(old_timer)
         if step.timer_ms is not None and step.timer_ms != old_timer:
             ctx.timer_service().register_event_time_timer(step.timer_ms)
-        self.state.update(daily_row(state, step.timer_ms))
+        self.state.update(daily_value(state, step.timer_ms))
         persist(state.seen, self.seen)
         persist(state.in_effect, self.in_effect)
 
-    def _day(self, stored: Row) -> DailyState:
+    def _stored(self) -> list[Any] | None:
+        value = self.state.value()
+        return None if value is None else state_fields(value, DAILY_LAYOUT, "driver-day")
+
+    def _day(self, stored: list[Any]) -> DailyState:
         """The stored day, its sets read through on demand from map state."""
         return daily_state(
             stored, StagedMapSet(self.seen, stored[9]), StagedMapSet(self.in_effect, stored[10])
