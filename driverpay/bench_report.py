@@ -199,6 +199,7 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
         "core": "the pure core alone, one CPython, no Flink",
         "floor-map": "embedded floor: one Python map p=1",
         "floor-sql-lifecycle": "embedded floor: SQL dedup, one keyed Python stage, no work p=1",
+        "floor-sql-lifecycle-daily": "embedded floor: SQL dedup, lifecycle + daily in Python p=1",
         "floor-job-shape": "embedded floor: the job's Python stages, no work p=1",
     }
     base = next((e["events_per_s"] for e in report["embedded"] if e["name"] == "baseline"), None)

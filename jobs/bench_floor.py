@@ -10,6 +10,9 @@ RocksDB, checkpoints):
 - ``sql-lifecycle``: the shape the issue prescribes: keep-first dedup by ``event_id`` in SQL,
   keyed by order in the JVM, then one keyed Python stage (the lifecycle) with one state read
   and write per event, and nothing after it (the daily stage in SQL costs no Python);
+- ``sql-lifecycle-daily``: the same with the daily stage kept in Python: a second keyed stage
+  with its own state for each closing event. The issue leaves the daily stage to Python or
+  SQL, "measure": this is the Python half of that measurement;
 - ``job-shape``: the job's shape: a Python map per event (the parser), a keyed stage with one
   state read and write per event (the lifecycle) and a second keyed stage with its own state
   for each closing event (about one in three, like the pay lines into the daily stage).
@@ -37,7 +40,7 @@ from pyflink.datastream.state import ValueStateDescriptor
 from jobs.bench_sql import SOURCE_TABLE, file_options, source_ddl
 from jobs.compat import checked_state, key_by_first_field
 
-SHAPES = ("map", "sql-lifecycle", "job-shape")
+SHAPES = ("map", "sql-lifecycle", "sql-lifecycle-daily", "job-shape")
 FIELDS = ["event_id", "order_id", "driver_id", "type", "event_time", "zone"]
 EVENT = Types.ROW_NAMED(FIELDS, [Types.STRING()] * len(FIELDS))
 KEYED = Types.ROW([Types.STRING(), EVENT])
@@ -81,20 +84,26 @@ def shape_stream(t_env: Any, path: Path, shape: str) -> DataStream:
     """The events of ``path`` after the Python stages of ``shape`` (what reaches the sink)."""
     t_env.execute_sql(source_ddl(file_options(path)))
     columns = ", ".join(f"`{f}`" for f in FIELDS)
-    if shape == "sql-lifecycle":  # rows typed for the JVM's key selector (to_data_stream's are not)
+    if shape.startswith("sql-lifecycle"):  # typed rows for the JVM's key selector (see above)
         first = t_env.sql_query(
             f"SELECT order_id, ROW({columns}) FROM (SELECT *, ROW_NUMBER() OVER "
             f"(PARTITION BY event_id ORDER BY proc ASC) AS rn FROM {SOURCE_TABLE} "
             "WHERE order_id IS NOT NULL AND event_id IS NOT NULL) WHERE rn = 1"
         )
         keyed = key_by_first_field(t_env.to_append_stream(first, KEYED), Types.STRING())
-        return keyed.process(TouchState(False), EVENT)
+        if shape == "sql-lifecycle":
+            return keyed.process(TouchState(False), EVENT)
+        return daily_stage(keyed.process(TouchState(True), KEYED))
     table = t_env.sql_query(f"SELECT {columns} FROM {SOURCE_TABLE} WHERE order_id IS NOT NULL")
     events: DataStream = t_env.to_data_stream(table)
     if shape == "map":
         return events.map(KeyByOrder(keyed=False), output_type=EVENT)
     keyed = events.map(KeyByOrder(keyed=True), output_type=KEYED)
-    lines = key_by_first_field(keyed, Types.STRING()).process(TouchState(True), KEYED)
+    return daily_stage(key_by_first_field(keyed, Types.STRING()).process(TouchState(True), KEYED))
+
+
+def daily_stage(lines: DataStream) -> DataStream:
+    """The daily stage's place: ``Row(driver, event)`` keyed in the JVM, one state read/write."""
     return key_by_first_field(lines, Types.STRING()).process(TouchState(False), EVENT)
 
 

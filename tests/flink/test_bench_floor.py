@@ -36,7 +36,8 @@ def day(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("shape", "expected"), [("map", 19), ("sql-lifecycle", 18), ("job-shape", 6)]
+    ("shape", "expected"),
+    [("map", 19), ("sql-lifecycle", 18), ("sql-lifecycle-daily", 6), ("job-shape", 6)],
 )
 def test_each_event_crosses_every_stage_of_the_shape(
     shape: str, expected: int, tmp_path: Path
@@ -51,6 +52,7 @@ def test_each_event_crosses_every_stage_of_the_shape(
     passed = {
         "map": [*events, events[0]],  # no dedup: every record, the copy too
         "sql-lifecycle": events,
+        "sql-lifecycle-daily": [e for e in events if e["type"] in CLOSING],
         "job-shape": [e for e in events if e["type"] in CLOSING],  # the copy is an ACCEPTED
     }[shape]
     assert out == sorted(e["event_id"] for e in passed)
