@@ -37,12 +37,11 @@ from pyflink.datastream import DataStream, KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.functions import MapFunction
 from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs.bench_sql import SOURCE_TABLE, file_options, source_ddl
+from jobs.bench_sql import FIELDS, SOURCE_TABLE, file_options, source_ddl
 from jobs.compat import checked_state, key_by_first_field
 
 SHAPES = ("map", "sql-lifecycle", "sql-lifecycle-daily", "job-shape")
-FIELDS = ["event_id", "order_id", "driver_id", "type", "event_time", "zone"]
-EVENT = Types.ROW_NAMED(FIELDS, [Types.STRING()] * len(FIELDS))
+EVENT = Types.ROW_NAMED(list(FIELDS), [Types.STRING()] * len(FIELDS))
 KEYED = Types.ROW([Types.STRING(), EVENT])
 CLOSING = ("DELIVERED", "CANCELLED")
 

@@ -24,14 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE_TABLE = "bench_events_src"  # the Prometheus operator name starts with Source:_<this>
 JOB_NAME = "driverpay-sql-baseline"
 EVENT_TYPES = ("ACCEPTED", "PICKED_UP", "DELIVERED", "CANCELLED", "UNASSIGNED")
+# The event's fields as the source's STRING columns (jobs.bench_floor reads the same ones).
+FIELDS = ("event_id", "order_id", "driver_id", "type", "event_time", "zone")
 
 
 def source_ddl(options: dict[str, str]) -> str:
     """The events as JSON columns; malformed records are skipped (the job dead-letters them)."""
     with_clause = ",\n  ".join(f"'{k}' = '{v}'" for k, v in options.items())
+    columns = ", ".join(f"`{field}` STRING" for field in FIELDS)
     return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
-  event_id STRING, order_id STRING, driver_id STRING, `type` STRING, event_time STRING,
-  zone STRING, proc AS PROCTIME()
+  {columns}, proc AS PROCTIME()
 ) WITH (
   {with_clause}
 )"""
