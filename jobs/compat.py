@@ -39,7 +39,9 @@ def check_version(version: str = pyflink_version) -> None:
         )
 
 
-def key_by_first_field(keyed_rows: DataStream, key_type: TypeInformation) -> KeyedStream:
+def key_by_first_field(
+    keyed_rows: DataStream, key_type: TypeInformation, in_place: bool = False
+) -> KeyedStream:
     """Key ``Row(key, value)`` records by ``key`` in the JVM; the keyed function gets ``value``.
 
     ``DataStream.key_by`` with a Python key selector runs a Python ``AddKey`` stage that turns
@@ -48,12 +50,20 @@ def key_by_first_field(keyed_rows: DataStream, key_type: TypeInformation) -> Key
     the upstream Python function emits ``Row(key, value)`` itself, that stage goes away; the
     key serializer (``ROW<key>``), and so every key's key group, is the same as with the
     Python selector.
+
+    ``in_place``: key without a shuffle (``DataStreamUtils.reinterpretAsKeyedStream``), so the
+    keyed stage can chain into its upstream's task. Only correct when each record is already
+    on the subtask that owns its key, e.g. when both stages run at parallelism 1.
     """
     check_version()
-    python_functions = get_gateway().jvm.org.apache.flink.streaming.api.functions.python
-    j_keyed = keyed_rows._j_data_stream.keyBy(
-        python_functions.KeyByKeySelector(), Types.ROW([key_type]).get_java_type_info()
-    )
+    gateway = get_gateway()
+    selector = gateway.jvm.org.apache.flink.streaming.api.functions.python.KeyByKeySelector()
+    key_info = Types.ROW([key_type]).get_java_type_info()
+    if in_place:
+        utils = gateway.jvm.org.apache.flink.streaming.api.datastream.DataStreamUtils
+        j_keyed = utils.reinterpretAsKeyedStream(keyed_rows._j_data_stream, selector, key_info)
+    else:
+        j_keyed = keyed_rows._j_data_stream.keyBy(selector, key_info)
     return KeyedStream(j_keyed, _value_type(keyed_rows), keyed_rows)
 
 

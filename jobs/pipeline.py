@@ -130,8 +130,11 @@ def build_pipeline(
         stages.append(fixes)
         lines = lines.union(fixes)
     totals = DailyTotals(zones, settings.finalize_grace_ms, settings.daily_retention_ms)
+    # At parallelism 1 every key is on the one subtask: the lines need no shuffle, and with one
+    # input the daily stage chains into the lifecycle's thread, one fewer on the interpreter lock.
+    in_place = settings.parallelism == 1 and corrections is None
     daily = (
-        key_by_first_field(lines, Types.STRING())
+        key_by_first_field(lines, Types.STRING(), in_place)
         .process(DailyTotalsFunction(totals), output_type=DAILY_RECORD)
         .name("daily-totals")
         .uid("daily-totals")

@@ -28,9 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, object]]:
-    """The execution plan of the embedded job, archive included (built, not run)."""
-    tmp = tmp_path_factory.mktemp("shape")
-    settings = JobSettings()
+    """The execution plan of the embedded job at parallelism 1, archive included (not run)."""
+    return build_plan(tmp_path_factory.mktemp("shape"), JobSettings())
+
+
+def build_plan(tmp: Path, settings: JobSettings) -> list[dict[str, object]]:
+    """The execution plan of the embedded job with ``settings``, archive included (not run)."""
     env = local_environment(settings, tmp)
     raw = env.from_collection(["1\tAA=="], type_info=Types.STRING())
     zones = load_zones(ROOT / "config" / "zones.yaml")
@@ -41,6 +44,25 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, object]]:
 
 def names(plan: list[dict[str, object]]) -> list[str]:
     return [str(node["contents"]) for node in plan]
+
+
+def ship_strategies(plan: list[dict[str, object]], stage: str) -> list[str]:
+    """How records reach ``stage`` from each of its inputs (HASH: shuffled by key)."""
+    [node] = [n for n in plan if n["contents"] == stage]
+    return [str(p["ship_strategy"]) for p in node["predecessors"]]  # type: ignore[attr-defined]
+
+
+def test_at_parallelism_1_the_lines_reach_the_daily_stage_without_a_shuffle(
+    plan: list[dict[str, object]],
+) -> None:
+    # every key is on the one subtask: the daily stage chains into the lifecycle's thread
+    assert ship_strategies(plan, "daily-totals") == ["FORWARD"]
+    assert ship_strategies(plan, "order-lifecycle") == ["HASH", "BROADCAST"]
+
+
+def test_at_parallelism_2_the_lines_are_shuffled_to_their_driver_day(tmp_path: Path) -> None:
+    plan = build_plan(tmp_path, JobSettings(parallelism=2))
+    assert ship_strategies(plan, "daily-totals") == ["HASH"]
 
 
 def test_keying_adds_no_python_stage(plan: list[dict[str, object]]) -> None:
