@@ -21,7 +21,7 @@ from pyflink.common.typeinfo import (
     Types,
 )
 from pyflink.datastream import DataStream, KeyedStream, RuntimeContext
-from pyflink.datastream.state import StateDescriptor
+from pyflink.datastream.state import ListStateDescriptor, StateDescriptor
 from pyflink.java_gateway import get_gateway
 from pyflink.version import __version__ as pyflink_version
 
@@ -132,9 +132,10 @@ def checked_state(descriptor: D) -> D:
     here is basic types and maps of them only (``jobs.codec`` for the layouts).
     """
     check_version()
-    pickled = [
-        t for t in _leaf_types(descriptor.type_info) if isinstance(t, _PICKLED_IN_THREAD_MODE)
-    ]
+    value_type = descriptor.type_info
+    if isinstance(descriptor, ListStateDescriptor):  # the bridge converts element by element
+        value_type = value_type.elem_type
+    pickled = [t for t in _leaf_types(value_type) if isinstance(t, _PICKLED_IN_THREAD_MODE)]
     if pickled:
         raise TypeError(
             f"state {descriptor.name!r}: {pickled[0]} would be stored as a pickle in thread mode"

@@ -98,11 +98,12 @@ def test_state_that_thread_mode_would_pickle_is_refused(descriptor: StateDescrip
         checked_state(descriptor)
 
 
-def test_strings_longs_and_maps_of_them_are_accepted() -> None:
+def test_strings_longs_and_maps_and_lists_of_them_are_accepted() -> None:
     for descriptor in (
         ValueStateDescriptor("text", Types.STRING()),
         ValueStateDescriptor("count", Types.LONG()),
         MapStateDescriptor("set", Types.STRING(), Types.BOOLEAN()),
+        ListStateDescriptor("ids", Types.STRING()),
     ):
         assert checked_state(descriptor) is descriptor
 
