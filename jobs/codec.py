@@ -12,12 +12,12 @@ version, the rest positional as documented on :func:`order_value` and :func:`dai
 
 from __future__ import annotations
 
-import json
 from collections.abc import MutableSet, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
 
@@ -195,8 +195,6 @@ ORDER_STATE_TYPE = Types.STRING()
 DAILY_STATE_TYPE = Types.STRING()
 ORDER_LAYOUT = 1  # bump, with a migration or a documented fresh start, when a layout changes
 DAILY_LAYOUT = 1
-_STATE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_STATE_DECODER = json.JSONDecoder()
 
 
 class StateLayoutError(ValueError):
@@ -205,7 +203,7 @@ class StateLayoutError(ValueError):
 
 def state_fields(text: str, layout: int, what: str) -> list[Any]:
     """A state value's fields after its layout version, or :class:`StateLayoutError`."""
-    value = _STATE_DECODER.decode(text)
+    value = orjson.loads(text)
     if not isinstance(value, list) or not value or value[0] != layout:
         found = value[0] if isinstance(value, list) and value else value
         raise StateLayoutError(f"{what} state has layout {found!r}, this job reads {layout}")
@@ -236,7 +234,7 @@ def order_value(state: OrderState, timer_ms: int | None) -> str:
         for e in state.events.values()
     ]  # fmt: skip
     lines = [line_fields(line) for line in state.lines]
-    return _STATE_ENCODER.encode([ORDER_LAYOUT, state.revision, timer_ms, events, lines])
+    return _state_text([ORDER_LAYOUT, state.revision, timer_ms, events, lines])
 
 
 def line_event_row(line: PayLine, event_ms: int) -> Row:
@@ -275,4 +273,13 @@ def daily_value(state: DailyState, timer_ms: int | None) -> str:
         len(state.seen),
         len(state.in_effect),
     ]
-    return _STATE_ENCODER.encode(fields)
+    return _state_text(fields)
+
+
+def _state_text(fields: list[Any]) -> str:
+    """Compact UTF-8 JSON by orjson: ~8x faster than ``json``, and the same text.
+
+    The same text as ``json.dumps(separators=(",", ":"), ensure_ascii=False)`` for these values
+    (ids are valid Unicode, numbers are integers), so values stored before read the same.
+    """
+    return orjson.dumps(fields).decode()

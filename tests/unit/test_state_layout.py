@@ -8,9 +8,12 @@ pickle; ``jobs.codec`` keeps each order and driver-day as one ``STRING`` instead
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyflink.common.typeinfo import Types
 from pyflink.datastream.state import (
     ListStateDescriptor,
@@ -74,6 +77,26 @@ def test_a_driver_day_reads_back_with_its_timer_and_set_sizes() -> None:
 
     assert again == day
     assert (fields[8], fields[9], fields[10]) == (AT_10 + 1, 2, 1)
+
+
+# Any id parse_event admits: valid Unicode (no lone surrogates), quotes and escapes included.
+IDS = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_id=IDS, order=IDS, driver=IDS, timer=st.none() | st.integers(0, 2**53))
+def test_the_stored_text_is_what_the_standard_library_writes_for_the_same_fields(
+    event_id: str, order: str, driver: str, timer: int | None
+) -> None:
+    """Values written before state was encoded by orjson read and compare the same."""
+    state = OrderState()
+    feed(state, ev(event_id, "ACCEPTED", AT_10, driver, order))
+    feed(state, ev(event_id + "-d", "DELIVERED", AT_10_30, driver, order))
+    day = DailyState("EUR", -5, 1, 2, False, True, AT_10, AT_10_30, {"l"}, set())
+
+    for text in (order_value(state, timer), daily_value(day, timer)):
+        assert text == json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+    assert reread_order(state, timer) == (state, timer)
 
 
 @pytest.mark.parametrize("text", ["[2,0,null,[],[]]", "{}", "[]", '"x"'])
