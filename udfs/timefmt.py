@@ -18,8 +18,29 @@ class TimestampError(ValueError):
 def parse_rfc3339_ms(text: str) -> int:
     """Return epoch milliseconds for an RFC 3339 timestamp; sub-millisecond digits are floored.
 
-    The offset is mandatory: a naive local time would make the pay day ambiguous.
+    The offset is mandatory: a naive local time would make the pay day ambiguous. UTC forms
+    (``...Z``, what producers send) take integer arithmetic with the day cached, ~3x faster;
+    anything else, and any UTC form that arithmetic would not judge the same, takes the general
+    path (property-tested equal, tests/unit/test_timefmt.py).
     """
+    match = _RFC3339_UTC.match(text)
+    if match is not None:
+        day, hour, minute, second, fraction = match.groups()
+        days = _days_since_epoch(day)
+        if days is not None and int(hour) < 24 and int(minute) < 60 and int(second) < 60:
+            ms = int((fraction or "").ljust(3, "0")[:3])
+            return (
+                days * _DAY_MS
+                + int(hour) * 3_600_000
+                + int(minute) * 60_000
+                + int(second) * 1000
+                + ms
+            )
+    return _parse_general(text)
+
+
+def _parse_general(text: str) -> int:
+    """Any RFC 3339 form, through ``datetime.fromisoformat``; the reference for the fast path."""
     if not _RFC3339.match(text):
         raise TimestampError(f"not an RFC 3339 timestamp with offset: {text!r}")
     normalized = text.upper().replace(" ", "T")
@@ -34,6 +55,20 @@ def parse_rfc3339_ms(text: str) -> int:
     except ValueError as exc:
         raise TimestampError(f"invalid date or time in {text!r}: {exc}") from None
     return _epoch_ms(parsed)
+
+
+_RFC3339_UTC = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?[Zz]\Z", re.ASCII
+)
+
+
+@lru_cache(maxsize=4096)
+def _days_since_epoch(day: str) -> int | None:
+    """Days from 1970-01-01 to ``YYYY-MM-DD``; None if no such date (the general path says why)."""
+    try:
+        return (date.fromisoformat(day) - _EPOCH_DATE).days
+    except ValueError:
+        return None
 
 
 def _epoch_ms(moment: datetime) -> int:

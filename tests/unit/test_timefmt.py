@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from udfs.timefmt import TimestampError, format_ms, from_datetime, parse_rfc3339_ms, to_datetime
+from udfs.timefmt import (
+    TimestampError,
+    _parse_general,
+    format_ms,
+    from_datetime,
+    parse_rfc3339_ms,
+    to_datetime,
+)
 
 NOON_UTC = 1_795_521_600_000  # 2026-11-24T12:00:00Z, computed independently below
 
@@ -134,6 +141,35 @@ def test_any_offset_denotes_the_same_instant(epoch_ms: int, offset_min: int) -> 
 @given(EPOCHS)
 def test_datetimes_round_trip_through_epoch_milliseconds(epoch_ms: int) -> None:
     assert from_datetime(to_datetime(epoch_ms)) == epoch_ms
+
+
+def _judged(parse: object, text: str) -> object:
+    try:
+        return parse(text)  # type: ignore[operator]
+    except TimestampError as exc:
+        return ("refused", str(exc))
+
+
+# UTC stamps near and past the edges: month 13, day 31 of a 30-day month, 24:00, 60 s, year 0,
+# Unicode digits (which \d would match), every fraction length, lower-case and space forms.
+_NEAR_UTC = st.builds(
+    "{}-{}-{}{}{}:{}:{}{}{}".format,
+    st.sampled_from(["0000", "0001", "1969", "1970", "2000", "2026", "9999", "２０２６"]),
+    st.sampled_from(["00", "01", "02", "04", "12", "13"]),
+    st.sampled_from(["00", "01", "28", "29", "30", "31", "32"]),
+    st.sampled_from(["T", "t", " ", "_"]),
+    st.sampled_from(["00", "09", "23", "24", "99", "٠٩"]),
+    st.sampled_from(["00", "59", "60"]),
+    st.sampled_from(["00", "59", "60", "61"]),
+    st.one_of(st.just(""), st.from_regex(r"\.[0-9]{0,10}", fullmatch=True)),
+    st.sampled_from(["Z", "z", "+00:00", "-00:00", "+05:30", "", "Z\n", "ZZ"]),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_NEAR_UTC)
+def test_the_fast_utc_path_judges_every_stamp_as_the_general_path_does(text: str) -> None:
+    assert _judged(parse_rfc3339_ms, text) == _judged(_parse_general, text)
 
 
 def test_naive_datetimes_are_refused() -> None:
