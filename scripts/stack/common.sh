@@ -18,12 +18,26 @@ pid_alive() { [[ -s "$1" ]] && is_ours "$(head -1 "$1")" "${2:-}"; }
 # port_open PORT -> 0 if something accepts TCP connections on 127.0.0.1:PORT
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# terminate NAME TIMEOUT PID...: TERM each PID, wait up to TIMEOUT s for all to exit, KILL the rest
+terminate() {
+  local name="$1" t="$2" pid i left; shift 2
+  kill "$@" 2>/dev/null || true
+  for ((i = 0; i < t * 5; i++)); do
+    left=0; for pid in "$@"; do kill -0 "$pid" 2>/dev/null && left=1; done
+    ((left)) || return 0
+    sleep 0.2
+  done
+  for pid in "$@"; do
+    kill -0 "$pid" 2>/dev/null || continue
+    log "$name (pid $pid) ignored TERM for ${t}s, killing"; kill -9 "$pid" 2>/dev/null || true
+  done
+  sleep 0.5
+}
+
 # stop_pid FILE NAME [TIMEOUT] [PATTERN]: TERM the PID in FILE, wait, KILL if needed, remove FILE
 stop_pid() {
   local f="$1" name="$2" t="${3:-30}" pid
   if ! pid_alive "$f" "${4:-}"; then rm -f "$f"; log "$name not running"; return 0; fi
-  pid="$(cat "$f")"; kill "$pid"
-  for ((i = 0; i < t * 5; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  if kill -0 "$pid" 2>/dev/null; then log "$name (pid $pid) ignored TERM for ${t}s, killing"; kill -9 "$pid"; sleep 0.5; fi
+  pid="$(cat "$f")"; terminate "$name" "$t" "$pid"
   rm -f "$f"; log "$name stopped (pid $pid)"
 }

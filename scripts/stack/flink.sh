@@ -54,13 +54,9 @@ stop() {
   local pids; pids="$(flink_pids | xargs)"
   if [[ -z "$pids" ]]; then log "flink not running"; rm -f "$FLINK_PID_DIR"/*.pid; return 0; fi
   "$FLINK_BIN/stop-cluster.sh" >"$FLINK_LOG_DIR/stop-cluster.out" 2>&1 || true
-  local p i
-  # stop-cluster.sh empties the pid files at once, so wait on the PIDs read before
-  alive() { for p in $pids; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
-  for ((i = 0; i < 150; i++)); do alive || break; sleep 0.2; done   # 30s graceful
-  alive && for p in $pids; do kill "$p" 2>/dev/null || true; done
-  for ((i = 0; i < 50; i++)); do alive || break; sleep 0.2; done    # 10s after TERM
-  for p in $pids; do kill -0 "$p" 2>/dev/null && { log "pid $p ignored TERM, killing"; kill -9 "$p"; }; done
+  # stop-cluster.sh empties the pid files at once, so wait on the PIDs read before (40 s graceful)
+  # shellcheck disable=SC2086  # one argument per PID
+  terminate flink 40 $pids
   rm -f "$FLINK_PID_DIR"/*.pid
   log "flink stopped (pids $pids)"
 }
@@ -118,13 +114,12 @@ scale() {
 # ends, so a changed job needs fresh TaskManagers (make upgrade does this between stop and submit).
 restart_taskmanagers() {
   jm_alive || die "flink is not running"
-  local want pids p i; want="$(want_tms)"
+  local want pids; want="$(want_tms)"
   exec 9>"$FDIR/taskmanager.lock"
   flock 9   # keep the watchdog from starting one while we stop them
   pids="$(tm_pids | xargs)"
-  for p in $pids; do kill "$p" 2>/dev/null || true; done
-  for ((i = 0; i < 150; i++)); do (($(tm_count) == 0)) && break; sleep 0.2; done
-  for p in $pids; do kill -0 "$p" 2>/dev/null && kill -9 "$p"; done
+  # shellcheck disable=SC2086  # one argument per PID
+  [[ -z "$pids" ]] || terminate taskmanager 30 $pids
   : >"$(ls "$FLINK_PID_DIR"/*taskexecutor*.pid 2>/dev/null | head -1 || echo /dev/null)"
   exec 9>&-
   while (($(tm_count) < want)); do taskmanager; done
@@ -147,14 +142,12 @@ wedged_tms() {
 }
 
 watchdog() {
-  local p i
+  local p
   while jm_alive; do
     sleep 5
     for p in $(wedged_tms); do
       log "taskmanager $p cannot start Python any more (pemja interrupted while starting), restarting it"
-      kill "$p" 2>/dev/null || true
-      for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-      kill -9 "$p" 2>/dev/null || true
+      terminate taskmanager 20 "$p"
     done
     (($(tm_count) < $(want_tms))) && { log "a taskmanager is gone, starting another"; taskmanager || true; }
   done
