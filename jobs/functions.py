@@ -163,7 +163,21 @@ def _safe(payload: Callable[[], bytes | None]) -> bytes | None:
         return f"<payload unavailable: {type(exc).__name__}>".encode()
 
 
-class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
+class RawRecordStage(Guarded, ProcessFunction):  # type: ignore[misc]
+    """A stage reading source records: ``_parse`` each, guarded, with its bytes on failure."""
+
+    decode: Decoder
+
+    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
+        yield from self.guarded(
+            lambda: self._parse(value), lambda: self.decode(value).payload, lambda: ""
+        )
+
+    def _parse(self, value: Any) -> Iterator[Any]:
+        raise NotImplementedError
+
+
+class ParseEvents(RawRecordStage):
     """Validate raw records against the contract, once, for every source.
 
     Malformed ones go to the dead letter, ones from the future to quarantine; valid ones carry
@@ -194,11 +208,6 @@ class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
         self.malformed = group.counter("events_malformed")
         self.ahead = group.counter("events_ahead")
 
-    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
-        yield from self.guarded(
-            lambda: self._parse(value), lambda: self.decode(value)[2], lambda: ""
-        )
-
     def _parse(self, value: Any) -> Iterator[Any]:
         raw = self.decode(value)
         try:
@@ -224,7 +233,7 @@ class ParseEvents(Guarded, ProcessFunction):  # type: ignore[misc]
         yield keyed_event(event, day), admission.watermark_ms
 
 
-class ParseCorrections(Guarded, ProcessFunction):  # type: ignore[misc]
+class ParseCorrections(RawRecordStage):
     """Correction lines from ``driverpay reconcile --apply``, as typed rows for the daily stage.
 
     Anything that is not a valid correction goes to the dead letter; the daily stage applies
@@ -240,11 +249,6 @@ class ParseCorrections(Guarded, ProcessFunction):  # type: ignore[misc]
     def open(self, runtime_context: RuntimeContext) -> None:
         group = self.open_guard(runtime_context)
         self.received = group.counter("corrections_received")
-
-    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
-        yield from self.guarded(
-            lambda: self._parse(value), lambda: self.decode(value)[2], lambda: ""
-        )
 
     def _parse(self, value: Any) -> Iterator[Any]:
         raw = self.decode(value)
