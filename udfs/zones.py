@@ -9,6 +9,7 @@ weekly (``weekly_peaks``, ``udfs.weekly``).
 from __future__ import annotations
 
 import hashlib
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,9 @@ from udfs.weekly import WEEKDAYS, WeeklySchedule, WeeklyWindow
 DEFAULT_PAID_ON = frozenset({EventType.DELIVERED, EventType.CANCELLED})
 # A zones document travels as one Kafka record (the broker's default limit is 1 MB).
 MAX_ZONES_BYTES = 512 * 1024
+# Values in a document once YAML aliases are expanded: a few hundred bytes of nested aliases
+# ("billion laughs") expand to billions, which any walk or rendering of them would follow.
+MAX_ZONES_VALUES = 100_000
 _TOP_LEVEL = frozenset({"zones", "effective"})
 
 
@@ -88,6 +92,11 @@ def parse_zones(data: bytes, source: str = "<zones>") -> Zones:
         doc = yaml.safe_load(data)
     except yaml.YAMLError as exc:
         raise ZonesError(f"{source}: invalid YAML: {_one_line(exc)}") from None
+    if _expands_beyond(doc, MAX_ZONES_VALUES):
+        raise ZonesError(
+            f"{source}: document: more than {MAX_ZONES_VALUES} values once its YAML aliases are "
+            "expanded"
+        )
     top = _mapping(doc, "")
     entries = _mapping(top.get("zones"), "zones")
     if not entries:
@@ -103,6 +112,35 @@ def parse_zones(data: bytes, source: str = "<zones>") -> Zones:
         effective,
         data,
     )
+
+
+def _expands_beyond(doc: Any, limit: int) -> bool:
+    """Whether the document holds more than ``limit`` values, each alias counted every time.
+
+    Counting stops at the limit, so this is cheap whatever the input.
+    """
+    pending, seen = [doc], 0
+    while pending:
+        value = pending.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
+_BOUNDED = reprlib.Repr()  # Python 3.11 takes no settings in the constructor
+_BOUNDED.maxlevel, _BOUNDED.maxlist, _BOUNDED.maxdict = 2, 4, 4
+_BOUNDED.maxstring = _BOUNDED.maxother = 60
+
+
+def bounded_repr(value: Any) -> str:
+    """A bounded rendering of an untrusted value for a reason (never the whole value)."""
+    return _BOUNDED.repr(value)
 
 
 def _one_line(exc: yaml.YAMLError) -> str:
@@ -137,16 +175,16 @@ def _effective(raw: Any) -> int | None:
 def _zone(name: str, raw: Any) -> Zone:
     where = f"zones.{name}"
     spec = _mapping(raw, where)
-    tz_name = _required(spec, where, "timezone")
+    tz_name = _text(_required(spec, where, "timezone"), f"{where}.timezone")
     try:
-        tz = ZoneInfo(str(tz_name))
+        tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory like 'America'
-        raise ZonesError(f"{where}.timezone: unknown time zone {tz_name!r}") from None
-    currency = str(_required(spec, where, "currency"))
+        raise ZonesError(f"{where}.timezone: unknown time zone {bounded_repr(tz_name)}") from None
+    currency = _text(_required(spec, where, "currency"), f"{where}.currency")
     try:
         minor_unit(currency)
     except ValueError:
-        raise ZonesError(f"{where}.currency: unknown currency {currency!r}") from None
+        raise ZonesError(f"{where}.currency: unknown currency {bounded_repr(currency)}") from None
     rate = _decimal(_required(spec, where, "rate_per_minute"), f"{where}.rate_per_minute")
     paid_on = _paid_on(spec.get("paid_on"), f"{where}.paid_on")
     windows = [
@@ -178,7 +216,7 @@ def _weekly(raw: Any, where: str) -> WeeklyWindow:
     days = set()
     for day in days_raw:
         if not isinstance(day, str) or day not in WEEKDAYS:
-            raise ZonesError(f"{where}.days: {day!r} is not one of {list(WEEKDAYS)}")
+            raise ZonesError(f"{where}.days: {bounded_repr(day)} is not one of {list(WEEKDAYS)}")
         days.add(WEEKDAYS.index(day))
     start = _time_of_day(_required(spec, where, "start"), f"{where}.start")
     end = _time_of_day(_required(spec, where, "end"), f"{where}.end")
@@ -191,7 +229,9 @@ def _weekly(raw: Any, where: str) -> WeeklyWindow:
 def _time_of_day(raw: Any, where: str) -> int:
     """``"HH:MM"`` (00:00-24:00) as minutes after local midnight; YAML's 11:00 is a number."""
     if not isinstance(raw, str):
-        raise ZonesError(f'{where}: must be a quoted local time like "11:00", got {raw!r}')
+        raise ZonesError(
+            f'{where}: must be a quoted local time like "11:00", got {bounded_repr(raw)}'
+        )
     hours, sep, minutes = raw.partition(":")
     if not (
         sep
@@ -200,10 +240,12 @@ def _time_of_day(raw: Any, where: str) -> int:
         and (hours + minutes).isascii()
         and (hours + minutes).isdigit()
     ):
-        raise ZonesError(f'{where}: not a local time like "11:00": {raw!r}')
+        raise ZonesError(f'{where}: not a local time like "11:00": {bounded_repr(raw)}')
     value = int(hours) * 60 + int(minutes)
     if int(minutes) > 59 or value > 24 * 60:
-        raise ZonesError(f'{where}: not a time of day between "00:00" and "24:00": {raw!r}')
+        raise ZonesError(
+            f'{where}: not a time of day between "00:00" and "24:00": {bounded_repr(raw)}'
+        )
     return value
 
 
@@ -224,7 +266,7 @@ def _local_instant(raw: Any, tz: ZoneInfo, where: str) -> int:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ZonesError(
-            f"{where}: not a local date-time like 2026-11-24T11:00: {text!r}"
+            f"{where}: not a local date-time like 2026-11-24T11:00: {bounded_repr(text)}"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
@@ -239,7 +281,7 @@ def _paid_on(raw: Any, where: str) -> frozenset[EventType]:
     allowed = {t.value for t in END_TYPES}
     for item in raw:
         if not isinstance(item, str) or item not in allowed:  # a mapping item is unhashable
-            raise ZonesError(f"{where}: {item!r} is not one of {sorted(allowed)}")
+            raise ZonesError(f"{where}: {bounded_repr(item)} is not one of {sorted(allowed)}")
     return frozenset(EventType(item) for item in raw)
 
 
@@ -250,10 +292,16 @@ def _decimal(raw: Any, where: str) -> Decimal:
     try:
         value = Decimal(str(raw))
     except InvalidOperation:
-        raise ZonesError(f"{where}: not a decimal: {raw!r}") from None
+        raise ZonesError(f"{where}: not a decimal: {bounded_repr(raw)}") from None
     if not value.is_finite() or value < 0:
-        raise ZonesError(f"{where}: must be a finite, non-negative decimal: {raw!r}")
+        raise ZonesError(f"{where}: must be a finite, non-negative decimal: {bounded_repr(raw)}")
     return value
+
+
+def _text(raw: Any, where: str) -> str:
+    if not isinstance(raw, str):
+        raise ZonesError(f"{where}: must be text, got {type(raw).__name__}")
+    return raw
 
 
 def _mapping(raw: Any, where: str) -> dict[Any, Any]:

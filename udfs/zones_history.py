@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from udfs.timefmt import format_ms
-from udfs.zones import MAX_ZONES_BYTES, Zone, Zones, ZonesError, parse_zones
+from udfs.zones import MAX_ZONES_BYTES, Zone, Zones, ZonesError, bounded_repr, parse_zones
 
 RECORD_KEYS = ("document", "effective", "version")
 _SINCE_FOREVER = -(2**63)
@@ -173,11 +173,14 @@ def parse_version_record(payload: bytes | str | None) -> Zones:
     zones = parse_zones(document.encode("utf-8"), source="document")
     if record["version"] != zones.version:
         raise ZonesError(
-            f"version: {record['version']!r} is not the document's hash ({zones.version})"
+            f"version: {bounded_repr(record['version'])} is not the document's hash "
+            f"({zones.version})"
         )
     effective = None if zones.effective_ms is None else format_ms(zones.effective_ms)
     if record["effective"] != effective:
-        raise ZonesError(f"effective: {record['effective']!r} differs from the document's")
+        raise ZonesError(
+            f"effective: {bounded_repr(record['effective'])} differs from the document's"
+        )
     return zones
 
 

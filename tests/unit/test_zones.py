@@ -216,3 +216,64 @@ def test_an_empty_document_is_refused() -> None:
 
 def test_invalid_yaml_is_reported_with_its_source() -> None:
     assert error_of(b"zones: [unclosed\n").startswith("test.yaml: invalid YAML")
+
+
+def aliases(levels: int) -> str:
+    """A few hundred bytes of nested YAML aliases: a list that expands to 9**levels strings."""
+    anchors = ['&l0 ["xxxxxxxx", "xxxxxxxx", "xxxxxxxx", "xxxxxxxx", "xxxxxxxx", "xxxxxxxx", '
+               '"xxxxxxxx", "xxxxxxxx", "xxxxxxxx"]']  # fmt: skip
+    anchors += [f"&l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return f"[{', '.join(anchors)}]"
+
+
+BOMBS = {
+    # 9**12 = 282 billion strings from 732 bytes, where a type check would refuse it anyway
+    "in a timezone": f"zones:\n  sf:\n    timezone: {aliases(12)}\n    currency: USD\n",
+    # 9**7 = 4.8 million strings, where the date-time check would render them all (2.5 s, 66 MB)
+    "in a peak window": (
+        "zones:\n  sf:\n    timezone: UTC\n    currency: USD\n    rate_per_minute: '0.3'\n"
+        f"    peak_windows:\n      - {{start: {aliases(7)}, end: '2026-11-24T13:00', "
+        "multiplier: '2'}\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("document", BOMBS.values(), ids=BOMBS.keys())
+def test_nested_yaml_aliases_are_refused_before_anything_expands_them(document: str) -> None:
+    reason = error_of(document.encode())
+
+    assert len(document) < 1000
+    assert "more than 100000 values once its YAML aliases are expanded" in reason
+    assert len(reason) < 200
+
+
+def test_aliases_within_the_limit_still_share_settings_between_zones() -> None:
+    shared = b"""zones:
+  sf: &base
+    timezone: America/Los_Angeles
+    currency: USD
+    rate_per_minute: "0.30"
+  oakland: *base
+"""
+    zones = parse_zones(shared)
+
+    assert zones["oakland"].rate_per_minute == zones["sf"].rate_per_minute == Decimal("0.30")
+
+
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        (
+            lambda sf: sf.update(timezone=["Europe/Berlin"] * 1000),
+            "zones.sf.timezone: must be text",
+        ),
+        (lambda sf: sf.update(currency={"code": "USD"}), "zones.sf.currency: must be text"),
+        (lambda sf: sf.update(timezone="Mars/" + "x" * 100_000), "unknown time zone 'Mars/xx"),
+        (lambda sf: sf.update(rate_per_minute="9" * 100_000 + "x"), "not a decimal: '9999"),
+    ],
+)
+def test_a_reason_shows_a_bounded_part_of_an_untrusted_value(edit: Any, path: str) -> None:
+    reason = error_of(zones_yaml(edit))
+
+    assert path in reason
+    assert len(reason) < 200
