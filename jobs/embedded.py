@@ -137,6 +137,7 @@ def run_file(
     decode: Decoder = decode_staged_line,
     archive_dir: Path | None = None,
     versions: Sequence[Zones] = (),
+    version_texts: Sequence[str] = (),
 ) -> RunResult:
     """Run the job over ``input_path`` and write the output files into ``output_dir``.
 
@@ -145,7 +146,8 @@ def run_file(
     injectable so tests can prove that a fault inside the job stops nothing. ``zones`` seeds
     the job; ``versions`` are further zones versions, broadcast to the running job as the
     ``zones`` topic would be (they may arrive after the first events). Every version is
-    written to ``output_dir/zones_versions.jsonl``.
+    written to ``output_dir/zones_versions.jsonl``. ``version_texts`` are further records on
+    that input as they would arrive on the topic, valid or not, and are not listed there.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     version_records = [version_record(v) for v in (zones, *versions)]
@@ -162,7 +164,9 @@ def run_file(
         ).build()
         raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "events-file")
         sinks = FileSinks(work / "parts")
-        version_stream = env.from_collection(version_records, type_info=Types.STRING())
+        version_stream = env.from_collection(
+            [*version_records, *version_texts], type_info=Types.STRING()
+        )
         version_stream = version_stream.name("zones-versions").uid("zones-versions")
         events = build_pipeline(
             raw.uid("events-file"),

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from udfs.zones import zones_version
+
 DAY = "2026-11-24"
 LA = ZoneInfo("America/Los_Angeles")
 Outcome = Literal["dead_letter", "quarantine", "paid"]
@@ -219,3 +221,54 @@ def fillers(count: int, day: str, start: str) -> list[bytes]:
                 dump(event(f"f-{day}-{i}-{kind}", f"f-{day}-{i}", "zz-filler", kind, when))
             )
     return lines
+
+
+def _version(document: str, **changes: Any) -> bytes:
+    """A zones-topic record for ``document``, its version and effective as the job expects."""
+    version = zones_version(document.encode())
+    record = {"document": document, "effective": None, "version": version, **changes}
+    return json.dumps(record, sort_keys=True).encode()
+
+
+_SF = "zones:\n  sf:\n    timezone: {tz}\n    currency: USD\n    rate_per_minute: '0.30'\n"
+# A few hundred bytes of nested YAML aliases that would expand to 9**9 strings.
+_ALIASES = ", ".join(
+    [
+        '&a0 ["xxxxxxxx", "xxxxxxxx", "xxxxxxxx", "xxxxxxxx", "xxxxxxxx", "xxxxxxxx", "xxxxxxxx", '
+        '"xxxxxxxx", "xxxxxxxx"]'
+    ]
+    + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+)
+
+
+def zones_versions() -> list[Hostile]:
+    """Records on the ``zones`` input that are no valid version.
+
+    Each is dead-lettered once, with its reason, and prices nothing: the versions already
+    running go on pricing.
+    """
+    return [
+        _dead("zones: empty", b"", "zones version: record: not JSON"),
+        _dead("zones: not JSON", b"zones: {sf: {}}", "zones version: record: not JSON"),
+        _dead("zones: a list", b"[]", "zones version: record: must be a JSON object"),
+        _dead(
+            "zones: NaN document",
+            b'{"document": NaN, "effective": null, "version": "x"}',
+            "zones version: document: must be the zones document's text",
+        ),
+        _dead(
+            "zones: wrong hash",
+            _version(_SF.format(tz="UTC"), version="sha256:0"),
+            "zones version: version: 'sha256:0' is not the document's hash",
+        ),
+        _dead(
+            "zones: timezone changed",
+            _version(_SF.format(tz="Europe/Berlin")),
+            "needs a fresh start",
+        ),
+        _dead(
+            "zones: YAML alias bomb",
+            _version(_SF.format(tz=f"[{_ALIASES}]")),
+            "more than 100000 values once its YAML aliases are expanded",
+        ),
+    ]

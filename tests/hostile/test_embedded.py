@@ -48,7 +48,14 @@ class Outcome:
         lines += self.pair  # ... and again after the day is final
         (work / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n")
         settings = JobSettings(parallelism=2, flink_options=TEST_FLINK)
-        self.result: RunResult = run_file(work / "in.jsonl", work / "out", ZONES, settings)
+        self.zones_records = hostile.zones_versions()
+        self.result: RunResult = run_file(
+            work / "in.jsonl",
+            work / "out",
+            ZONES,
+            settings,
+            version_texts=[str(h.payload, "utf-8") for h in self.zones_records],
+        )
 
     def records(self, name: str) -> list[dict[str, Any]]:
         return self.result.records[name]
@@ -92,11 +99,26 @@ def test_no_driver_day_exists_beyond_the_truth_but_fillers_and_odd_valid_ids(
 
 
 def test_each_malformed_record_is_in_the_dead_letter_with_its_reason(outcome: Outcome) -> None:
-    dead = {dead_letter_bytes(r): r["reason"] for r in outcome.records("dead_letter")}
+    dead = {
+        dead_letter_bytes(r): r["reason"]
+        for r in outcome.records("dead_letter")
+        if r["position"] != "zones"  # the zones input's, below
+    }
     for record in outcome.corpus.records:
         if record.outcome == "dead_letter" and not record.kafka_only:
             assert record.payload in dead, record.name
             assert record.reason in dead[record.payload], (record.name, dead[record.payload])
+
+
+def test_each_record_on_the_zones_input_that_is_no_version_is_dead_lettered_once(
+    outcome: Outcome,
+) -> None:
+    """Every lifecycle subtask reads the zones input (a broadcast); one of them reports."""
+    dead = [r for r in outcome.records("dead_letter") if r["position"] == "zones"]
+    assert len(dead) == len(outcome.zones_records)
+    reasons = {dead_letter_bytes(r): r["reason"] for r in dead}
+    for record in outcome.zones_records:
+        assert record.reason in reasons[record.payload or b""], (record.name, reasons)
 
 
 def test_each_hostile_event_is_quarantined_with_its_reason(outcome: Outcome) -> None:

@@ -18,8 +18,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from confluent_kafka import Producer
 
 from driverpay.produce import produce
+from driverpay.topics import ZONES
 from tests.hostile import corpus as hostile
 from tests.stack import stack
 from udfs.money import from_minor
@@ -39,7 +41,21 @@ class Run:
         lines = hostile.mix(self.day.lines, self.corpus, rng, kafka=True)
         lines += self.pair + hostile.fillers(500, "2026-11-25", "02:00") + self.pair
         self.job_id = stack.fresh_start("driverpay-hostile")
+        self.zones_records = hostile.zones_versions()
+        produce_keyed(ZONES, [h.payload for h in self.zones_records])
         produce(lines, stack.KAFKA)
+
+
+def produce_keyed(topic: str, values: list[bytes | None]) -> None:
+    """One record per value, each with its own key: a compacted topic refuses keyless ones."""
+    producer = Producer({"bootstrap.servers": stack.KAFKA, "enable.idempotence": True})
+    failed: list[str] = []
+    for n, value in enumerate(values):
+        producer.produce(
+            topic, value, key=f"hostile-{n}", on_delivery=lambda e, _: e and failed.append(str(e))
+        )
+    assert producer.flush(30) == 0
+    assert failed == []
 
 
 def pg_days() -> dict[tuple[str, str], tuple[Decimal, int, bool]]:
@@ -123,6 +139,23 @@ def test_each_malformed_record_is_in_the_dead_letter_topic_with_its_reason(run: 
     while (missing := missing_dead_letters(run)) and time.monotonic() < deadline:
         time.sleep(3)
     assert missing == []
+
+
+def test_each_record_on_the_zones_topic_that_is_no_version_is_dead_lettered_once(
+    run: Run,
+) -> None:
+    def from_zones() -> list[dict[str, Any]]:
+        return [r for r in committed("order-events-dlq") if r["position"].startswith(f"{ZONES}/")]
+
+    def all_there() -> list[dict[str, Any]] | None:
+        found = from_zones()
+        return found if len(found) >= len(run.zones_records) else None
+
+    dead = stack.wait_for(all_there, 90, "the zones records in the dead-letter topic", 3)
+    assert len(dead) == len(run.zones_records)  # every lifecycle subtask reads them; one reports
+    reasons = {r["payload"].encode(): r["reason"] for r in dead}
+    for record in run.zones_records:
+        assert record.reason in reasons[record.payload or b""], (record.name, reasons)
 
 
 def test_each_hostile_event_is_in_the_quarantine_topic_and_never_paid(run: Run) -> None:
