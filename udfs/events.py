@@ -199,6 +199,19 @@ def _identifier(doc: dict[str, Any], field: str) -> str:
     return value
 
 
+def valid_identifier(value: object, field: str) -> str:
+    """``value`` as an id under the event contract's rules, or :class:`MalformedEventError`.
+
+    For records other than events whose ids end up in the same keys and sinks (corrections).
+    """
+    return _identifier({field: value}, field)
+
+
+def has_control_characters(value: str) -> bool:
+    """Control or format characters (NUL, bidi overrides, separators): no sink text takes them."""
+    return _has_control(value)
+
+
 def _has_control(value: str) -> bool:
     """NUL and friends (PostgreSQL rejects 0x00 in text), bidi overrides, separators."""
     if value.isascii():

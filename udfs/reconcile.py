@@ -24,12 +24,35 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from udfs.events import (
+    MAX_EVENT_MS,
+    MIN_EVENT_MS,
+    MalformedEventError,
+    has_control_characters,
+    valid_identifier,
+)
 from udfs.ledger import LineKind, PaidInterval, PayLine, line_id
 from udfs.lifecycle import reverse
-from udfs.money import to_minor
+from udfs.money import from_minor, to_minor
 from udfs.timefmt import parse_rfc3339_ms
 
 DriverDay = tuple[str, str]  # (driver_id, pay_date ISO)
+# What a correction on the ``pay-corrections`` input may carry (docs/contracts.md, "Limits"):
+# its text and numbers reach PostgreSQL, where a NUL, a BIGINT overflow or a NUMERIC out of
+# range would fail the sink and restart the job on the same record forever.
+MAX_CORRECTION_MINOR = 10**12  # |amount| in minor units: 5,000 lines a day stay inside BIGINT
+MAX_REASON_CHARS = 500
+_MAX_SPAN_MS = MAX_EVENT_MS - MIN_EVENT_MS
+_MAX_RATE = Decimal(10) ** 9
+_CORRECTION_IDS = ("line_id", "driver_id", "zone", "currency")  # required
+_OPTIONAL_IDS = (
+    "order_id",
+    "start_event_id",
+    "end_event_id",
+    "end_type",
+    "zones_version",
+    "schedule_version",
+)
 ContentKey = tuple[str, str, str, int, int, int, str]
 
 
@@ -184,14 +207,60 @@ def correction_line(payload: bytes | None, zones: Mapping[str, Any]) -> PayLine:
         raise CorrectionError("not a JSON object") from None
     if not isinstance(record, dict):
         raise CorrectionError("not a JSON object")
+    _check_texts(record)
     try:
         line = line_from_record(record)
     except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
         raise CorrectionError(f"not a ledger line: {type(exc).__name__}: {exc}") from None
     if line.kind not in CORRECTION_KINDS:
         raise CorrectionError(f"kind {line.kind.value} is not a correction")
-    if not line.reason:
-        raise CorrectionError("a correction must name its reason")
     if line.interval.zone not in zones:
         raise CorrectionError(f"unknown zone {line.interval.zone!r}")
+    _check_bounds(record, line)
     return line
+
+
+def _check_texts(record: Mapping[str, Any]) -> None:
+    """Ids under the event contract's rules; a reason that is short, printable text."""
+    try:
+        for field in _CORRECTION_IDS:
+            valid_identifier(record.get(field), field)
+        for field in _OPTIONAL_IDS:
+            if record.get(field) not in (None, ""):
+                valid_identifier(record[field], field)
+    except MalformedEventError as exc:
+        raise CorrectionError(str(exc)) from None
+    reason = record.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise CorrectionError("a correction must name its reason")
+    if len(reason) > MAX_REASON_CHARS or has_control_characters(reason):
+        raise CorrectionError(
+            f"reason: at most {MAX_REASON_CHARS} characters, no control characters"
+        )
+
+
+def _check_bounds(record: Mapping[str, Any], line: PayLine) -> None:
+    """Numbers the ledger's columns hold, instants and a date the events could have had."""
+    iv = line.interval
+    for name, ms in (("start", line.start_ms), ("end", line.end_ms),
+                     ("interval_start", iv.start_ms), ("interval_end", iv.end_ms)):  # fmt: skip
+        if not MIN_EVENT_MS <= ms < MAX_EVENT_MS:
+            raise CorrectionError(f"{name}: outside the supported range of event times")
+    if not date(2000, 1, 1) <= line.pay_date < date(2100, 1, 1):
+        raise CorrectionError("pay_date: outside the supported range of event times")
+    if abs(line.base_ms) > _MAX_SPAN_MS:
+        raise CorrectionError("base_ms: longer than any interval can be")
+    for name, value, bound in (("weighted_ms", line.weighted_ms, Decimal(_MAX_SPAN_MS) * 1000),
+                               ("rate_per_minute", line.rate_per_minute, _MAX_RATE)):  # fmt: skip
+        if not value.is_finite() or abs(value) > bound:
+            raise CorrectionError(f"{name}: not a finite decimal within {bound}")
+    try:
+        minor = line.amount_minor
+    except (ValueError, ArithmeticError) as exc:
+        raise CorrectionError(f"amount: {exc}") from None
+    if abs(minor) > MAX_CORRECTION_MINOR:
+        raise CorrectionError(f"amount: more than {MAX_CORRECTION_MINOR} minor units")
+    if from_minor(minor, line.currency) != line.amount:
+        raise CorrectionError(
+            f"amount: {line.amount} is not a whole number of {line.currency} minor units"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import Decimal
 
@@ -9,7 +10,14 @@ import pytest
 
 from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
 from udfs.lifecycle import reverse
-from udfs.reconcile import corrections, in_effect, line_from_record, total_minor
+from udfs.reconcile import (
+    CorrectionError,
+    correction_line,
+    corrections,
+    in_effect,
+    line_from_record,
+    total_minor,
+)
 from udfs.timefmt import parse_rfc3339_ms
 from udfs.zones import Zones, load_zones
 
@@ -98,3 +106,50 @@ def test_a_ledger_record_reads_back_as_the_same_line(zones):
         back = line_from_record(line.to_record())
         assert back == line
         assert back.to_json() == line.to_json()
+
+
+def sample_fixes(zones: Zones) -> list[PayLine]:
+    """What ``reconcile --apply`` sends: a reversal and an adjustment, across local midnight."""
+    right = paid(zones, "o1", "2026-11-25T07:50:00Z", "2026-11-25T08:20:00Z")
+    return corrections([overpaid(right[0], "4.50")], right, run_id="r1")
+
+
+def test_every_correction_reconcile_sends_is_read_back_by_the_job_as_itself(zones):
+    fixes = sample_fixes(zones)
+    assert {f.kind for f in fixes} == {LineKind.REVERSAL, LineKind.ADJUSTMENT}
+    for fix in fixes:
+        assert correction_line(fix.to_json().encode(), zones) == fix
+
+
+# Each would reach PostgreSQL as it is: a NUL fails a text column, a BIGINT or NUMERIC out of
+# range fails the sink, and the job restarted on the same record forever.
+HOSTILE_CORRECTIONS = {
+    "NUL in the driver id": ({"driver_id": "d\u0000x"}, "driver_id: contains control"),
+    "a driver id that is a number": ({"driver_id": 7}, "driver_id: must be a string"),
+    "an empty line id": ({"line_id": ""}, "line_id: must not be empty"),
+    "NUL in the reason": ({"reason": "fix\u0000"}, "reason: at most 500 characters, no control"),
+    "a reason that is a list": ({"reason": ["fix"]}, "a correction must name its reason"),
+    "a 10 kB reason": ({"reason": "x" * 10_000}, "reason: at most 500 characters"),
+    "NUL in the zones version": ({"zones_version": "v\u0000"}, "zones_version: contains"),
+    "an amount beyond BIGINT": ({"amount": "1e17"}, "amount: more than 1000000000000 minor"),
+    "an amount of NaN": ({"amount": "NaN"}, "amount: "),
+    "a tenth of a cent": ({"amount": "3.001"}, "not a whole number of USD minor units"),
+    "an unknown currency": ({"currency": "XXX"}, "unknown currency"),
+    "base_ms beyond BIGINT": ({"base_ms": 2**70}, "base_ms: longer than any interval"),
+    "weighted_ms of 1e999999": ({"weighted_ms": "1e999999"}, "weighted_ms: not a finite"),
+    "a rate of Infinity": ({"rate_per_minute": "Infinity"}, "rate_per_minute: not a finite"),
+    "a start in year 9999": ({"start": "9999-12-31T23:59:59Z"}, "start: outside the supported"),
+    "a pay date in year 1": ({"pay_date": "0001-01-01"}, "pay_date: outside the supported"),
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"), HOSTILE_CORRECTIONS.values(), ids=HOSTILE_CORRECTIONS.keys()
+)
+def test_a_correction_no_sink_could_store_is_refused_with_its_reason(zones, change, reason):
+    record = {**sample_fixes(zones)[-1].to_record(), **change}
+
+    with pytest.raises(CorrectionError) as refused:
+        correction_line(json.dumps(record).encode(), zones)
+
+    assert reason in str(refused.value)
