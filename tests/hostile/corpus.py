@@ -272,3 +272,56 @@ def zones_versions() -> list[Hostile]:
             "more than 100000 values once its YAML aliases are expanded",
         ),
     ]
+
+
+def _correction(n: int, **changes: Any) -> bytes:
+    """A correction record in the ledger's shape (what ``reconcile --apply`` sends), changed."""
+    record = {
+        "line_id": f"c-hostile-{n}",
+        "kind": "ADJUSTMENT",
+        "order_id": f"o-c-hostile-{n}",
+        "driver_id": "d-hostile",
+        "zone": "sf",
+        "pay_date": DAY,
+        "start": "2026-11-24T18:00:00.000Z",
+        "end": "2026-11-24T18:10:00.000Z",
+        "base_ms": 600_000,
+        "weighted_ms": 600_000,
+        "rate_per_minute": "0.30",
+        "amount": "3.00",
+        "currency": "USD",
+        "end_type": "DELIVERED",
+        "reason": "hostile",
+        **changes,
+    }
+    return dump(record)
+
+
+def corrections() -> list[Hostile]:
+    """Records on ``pay-corrections`` that no sink could store (a NUL, numbers too big).
+
+    Each must be dead-lettered with its reason and never reach PostgreSQL.
+    """
+    return [
+        _dead("correction: not JSON", b"{reason: fix}", "correction: not a JSON object"),
+        _dead(
+            "correction: NUL driver id",
+            _correction(1, driver_id="d\u0000x"),
+            "correction: driver_id: contains control or format characters",
+        ),
+        _dead(
+            "correction: NUL reason",
+            _correction(2, reason="fix\u0000"),
+            "correction: reason: at most 500 characters, no control characters",
+        ),
+        _dead(
+            "correction: amount beyond BIGINT",
+            _correction(3, amount="1e17"),
+            "correction: amount: more than 1000000000000 minor units",
+        ),
+        _dead(
+            "correction: weighted_ms 1e999999",
+            _correction(4, weighted_ms="1e999999"),
+            "correction: weighted_ms: not a finite decimal",
+        ),
+    ]

@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Producer
 
 from driverpay.produce import produce
-from driverpay.topics import ZONES
+from driverpay.topics import PAY_CORRECTIONS, ZONES
 from tests.hostile import corpus as hostile
 from tests.stack import stack
 from udfs.money import from_minor
@@ -44,6 +44,8 @@ class Run:
         self.zones_records = hostile.zones_versions()
         produce_keyed(ZONES, [h.payload for h in self.zones_records])
         produce(lines, stack.KAFKA)
+        self.corrections = hostile.corrections()
+        produce([h.payload for h in self.corrections], stack.KAFKA, topic=PAY_CORRECTIONS)
 
 
 def produce_keyed(topic: str, values: list[bytes | None]) -> None:
@@ -141,20 +143,29 @@ def test_each_malformed_record_is_in_the_dead_letter_topic_with_its_reason(run: 
     assert missing == []
 
 
+def dead_letters_from(topic: str, count: int) -> dict[bytes, str]:
+    """The dead letters of records read from ``topic``, by payload, once ``count`` are in."""
+
+    def all_there() -> list[dict[str, Any]] | None:
+        found = [r for r in committed("order-events-dlq") if r["position"].startswith(f"{topic}/")]
+        return found if len(found) >= count else None
+
+    dead = stack.wait_for(all_there, 90, f"{count} dead letters from {topic}", 3)
+    assert len(dead) == count  # none twice, e.g. from each subtask reading a broadcast
+    return {r["payload"].encode(): r["reason"] for r in dead}
+
+
 def test_each_record_on_the_zones_topic_that_is_no_version_is_dead_lettered_once(
     run: Run,
 ) -> None:
-    def from_zones() -> list[dict[str, Any]]:
-        return [r for r in committed("order-events-dlq") if r["position"].startswith(f"{ZONES}/")]
-
-    def all_there() -> list[dict[str, Any]] | None:
-        found = from_zones()
-        return found if len(found) >= len(run.zones_records) else None
-
-    dead = stack.wait_for(all_there, 90, "the zones records in the dead-letter topic", 3)
-    assert len(dead) == len(run.zones_records)  # every lifecycle subtask reads them; one reports
-    reasons = {r["payload"].encode(): r["reason"] for r in dead}
+    reasons = dead_letters_from(ZONES, len(run.zones_records))
     for record in run.zones_records:
+        assert record.reason in reasons[record.payload or b""], (record.name, reasons)
+
+
+def test_each_correction_no_sink_could_store_is_dead_lettered_not_applied(run: Run) -> None:
+    reasons = dead_letters_from(PAY_CORRECTIONS, len(run.corrections))
+    for record in run.corrections:
         assert record.reason in reasons[record.payload or b""], (record.name, reasons)
 
 
