@@ -32,6 +32,11 @@ MAX_ZONES_BYTES = 512 * 1024
 # Values in a document once YAML aliases are expanded: a few hundred bytes of nested aliases
 # ("billion laughs") expand to billions, which any walk or rendering of them would follow.
 MAX_ZONES_VALUES = 100_000
+# Rates and multipliers beyond any real tariff. With intervals bounded by the lifecycle's
+# max_open (longer work is unpaid), they keep every line and every day's total far inside the
+# sinks' BIGINT minor units: 1,000/min x 100 x 720 min is 7.2e7 per line.
+MAX_RATE_PER_MINUTE = Decimal(1000)
+MAX_MULTIPLIER = Decimal(100)
 _TOP_LEVEL = frozenset({"zones", "effective"})
 
 
@@ -185,7 +190,9 @@ def _zone(name: str, raw: Any) -> Zone:
         minor_unit(currency)
     except ValueError:
         raise ZonesError(f"{where}.currency: unknown currency {bounded_repr(currency)}") from None
-    rate = _decimal(_required(spec, where, "rate_per_minute"), f"{where}.rate_per_minute")
+    rate = _decimal(
+        _required(spec, where, "rate_per_minute"), f"{where}.rate_per_minute", MAX_RATE_PER_MINUTE
+    )
     paid_on = _paid_on(spec.get("paid_on"), f"{where}.paid_on")
     windows = [
         _window(w, tz, f"{where}.peak_windows[{i}]")
@@ -222,7 +229,9 @@ def _weekly(raw: Any, where: str) -> WeeklyWindow:
     end = _time_of_day(_required(spec, where, "end"), f"{where}.end")
     if end <= start:
         raise ZonesError(f"{where}: end must be after start (split a window across midnight)")
-    multiplier = _decimal(_required(spec, where, "multiplier"), f"{where}.multiplier")
+    multiplier = _decimal(
+        _required(spec, where, "multiplier"), f"{where}.multiplier", MAX_MULTIPLIER
+    )
     return WeeklyWindow(frozenset(days), start, end, multiplier)
 
 
@@ -255,7 +264,9 @@ def _window(raw: Any, tz: ZoneInfo, where: str) -> PeakWindow:
     end = _local_instant(_required(spec, where, "end"), tz, f"{where}.end")
     if end < start:
         raise ZonesError(f"{where}: end is before start")
-    multiplier = _decimal(_required(spec, where, "multiplier"), f"{where}.multiplier")
+    multiplier = _decimal(
+        _required(spec, where, "multiplier"), f"{where}.multiplier", MAX_MULTIPLIER
+    )
     return PeakWindow(start, end, multiplier)
 
 
@@ -285,7 +296,7 @@ def _paid_on(raw: Any, where: str) -> frozenset[EventType]:
     return frozenset(EventType(item) for item in raw)
 
 
-def _decimal(raw: Any, where: str) -> Decimal:
+def _decimal(raw: Any, where: str, at_most: Decimal) -> Decimal:
     """Decimals from strings or ints; a YAML float is read from its shortest text, never binary."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise ZonesError(f'{where}: must be a decimal string like "0.30"')
@@ -295,6 +306,8 @@ def _decimal(raw: Any, where: str) -> Decimal:
         raise ZonesError(f"{where}: not a decimal: {bounded_repr(raw)}") from None
     if not value.is_finite() or value < 0:
         raise ZonesError(f"{where}: must be a finite, non-negative decimal: {bounded_repr(raw)}")
+    if value > at_most:
+        raise ZonesError(f"{where}: at most {at_most}, got {bounded_repr(raw)}")
     return value
 
 

@@ -183,6 +183,16 @@ def _window(**changes: Any) -> Any:
         pytest.param(_window(multiplier="-1"), "zones.sf.peak_windows[0].multiplier", id="neg m"),
         pytest.param(_set("peak_windows", ["11-13"]), "zones.sf.peak_windows[0]", id="not map"),
         pytest.param(_set("timezone", None), "zones.sf.timezone: required", id="null timezone"),
+        pytest.param(
+            _set("rate_per_minute", "1000.01"),
+            "zones.sf.rate_per_minute: at most 1000",
+            id="rate beyond any tariff",
+        ),
+        pytest.param(
+            _window(multiplier="100.5"),
+            "zones.sf.peak_windows[0].multiplier: at most 100",
+            id="multiplier beyond any tariff",
+        ),
     ],
 )
 def test_each_broken_setting_is_reported_with_its_path(edit: Any, path: str) -> None:
@@ -277,3 +287,13 @@ def test_a_reason_shows_a_bounded_part_of_an_untrusted_value(edit: Any, path: st
 
     assert path in reason
     assert len(reason) < 200
+
+
+def test_the_largest_rate_and_multiplier_still_load() -> None:
+    def edit(sf: dict[str, Any]) -> None:
+        sf.update(rate_per_minute="1000")
+        sf["peak_windows"][0].update(multiplier="100")
+
+    zones = parse_zones(zones_yaml(edit))
+
+    assert zones["sf"].rate_per_minute == Decimal(1000)
