@@ -20,7 +20,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,7 @@ from udfs.ledger import LineKind, PaidInterval, PayLine, line_id
 from udfs.lifecycle import reverse
 from udfs.money import from_minor, to_minor
 from udfs.timefmt import parse_rfc3339_ms
+from udfs.zones import MAX_MULTIPLIER, MAX_RATE_PER_MINUTE
 
 DriverDay = tuple[str, str]  # (driver_id, pay_date ISO)
 # What a correction on the ``pay-corrections`` input may carry (docs/contracts.md, "Limits"):
@@ -43,7 +44,11 @@ DriverDay = tuple[str, str]  # (driver_id, pay_date ISO)
 MAX_CORRECTION_MINOR = 10**12  # |amount| in minor units: 5,000 lines a day stay inside BIGINT
 MAX_REASON_CHARS = 500
 _MAX_SPAN_MS = MAX_EVENT_MS - MIN_EVENT_MS
-_MAX_RATE = Decimal(10) ** 9
+# The local dates that event times in range fall on, in any zone (UTC-12 to UTC+14).
+_PAY_DATES = (
+    datetime.fromtimestamp(MIN_EVENT_MS // 1000, UTC).date() - timedelta(days=1),
+    datetime.fromtimestamp(MAX_EVENT_MS // 1000 - 1, UTC).date() + timedelta(days=1),
+)
 _CORRECTION_IDS = ("line_id", "driver_id", "zone", "currency")  # required
 _OPTIONAL_IDS = (
     "order_id",
@@ -216,7 +221,7 @@ def correction_line(payload: bytes | None, zones: Mapping[str, Any]) -> PayLine:
         raise CorrectionError(f"kind {line.kind.value} is not a correction")
     if line.interval.zone not in zones:
         raise CorrectionError(f"unknown zone {line.interval.zone!r}")
-    _check_bounds(record, line)
+    _check_bounds(line)
     return line
 
 
@@ -239,19 +244,23 @@ def _check_texts(record: Mapping[str, Any]) -> None:
         )
 
 
-def _check_bounds(record: Mapping[str, Any], line: PayLine) -> None:
+def _check_bounds(line: PayLine) -> None:
     """Numbers the ledger's columns hold, instants and a date the events could have had."""
     iv = line.interval
-    for name, ms in (("start", line.start_ms), ("end", line.end_ms),
-                     ("interval_start", iv.start_ms), ("interval_end", iv.end_ms)):  # fmt: skip
+    instants = {"start": line.start_ms, "end": line.end_ms}
+    instants |= {"interval_start": iv.start_ms, "interval_end": iv.end_ms}
+    for name, ms in instants.items():
         if not MIN_EVENT_MS <= ms < MAX_EVENT_MS:
             raise CorrectionError(f"{name}: outside the supported range of event times")
-    if not date(2000, 1, 1) <= line.pay_date < date(2100, 1, 1):
+    if not _PAY_DATES[0] <= line.pay_date <= _PAY_DATES[1]:
         raise CorrectionError("pay_date: outside the supported range of event times")
     if abs(line.base_ms) > _MAX_SPAN_MS:
         raise CorrectionError("base_ms: longer than any interval can be")
-    for name, value, bound in (("weighted_ms", line.weighted_ms, Decimal(_MAX_SPAN_MS) * 1000),
-                               ("rate_per_minute", line.rate_per_minute, _MAX_RATE)):  # fmt: skip
+    bounds = {
+        "weighted_ms": (line.weighted_ms, _MAX_SPAN_MS * MAX_MULTIPLIER),
+        "rate_per_minute": (line.rate_per_minute, MAX_RATE_PER_MINUTE),
+    }
+    for name, (value, bound) in bounds.items():
         if not value.is_finite() or abs(value) > bound:
             raise CorrectionError(f"{name}: not a finite decimal within {bound}")
     try:

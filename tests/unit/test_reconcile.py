@@ -153,3 +153,21 @@ def test_a_correction_no_sink_could_store_is_refused_with_its_reason(zones, chan
         correction_line(json.dumps(record).encode(), zones)
 
     assert reason in str(refused.value)
+
+
+def test_a_correction_for_the_first_local_day_events_can_fall_on_is_accepted(zones):
+    """2000-01-01T03:00Z, the first supported instants, is still 1999-12-31 in San Francisco."""
+    iv = PaidInterval(
+        "o1",
+        "d1",
+        "sf",
+        ms("2000-01-01T03:00:00Z"),
+        ms("2000-01-01T03:30:00Z"),
+        "a",
+        "d",
+        "DELIVERED",
+    )
+    [line] = lines_for(iv, zones, LineKind.ADJUSTMENT, "reconcile r1", revision=1)
+    assert line.pay_date.isoformat() == "1999-12-31"
+
+    assert correction_line(line.to_json().encode(), zones) == line
