@@ -297,31 +297,21 @@ def _correction(n: int, **changes: Any) -> bytes:
     return dump(record)
 
 
+_BAD_CORRECTIONS: list[tuple[str, dict[str, Any], str]] = [
+    ("NUL driver id", {"driver_id": "d\u0000x"}, "driver_id: contains control or format"),
+    ("NUL reason", {"reason": "fix\u0000"}, "reason: at most 500 characters, no control"),
+    ("amount beyond BIGINT", {"amount": "1e17"}, "amount: more than 1000000000000 minor units"),
+    ("weighted_ms 1e999999", {"weighted_ms": "1e999999"}, "weighted_ms: not a finite decimal"),
+]
+
+
 def corrections() -> list[Hostile]:
     """Records on ``pay-corrections`` that no sink could store (a NUL, numbers too big).
 
     Each must be dead-lettered with its reason and never reach PostgreSQL.
     """
-    return [
-        _dead("correction: not JSON", b"{reason: fix}", "correction: not a JSON object"),
-        _dead(
-            "correction: NUL driver id",
-            _correction(1, driver_id="d\u0000x"),
-            "correction: driver_id: contains control or format characters",
-        ),
-        _dead(
-            "correction: NUL reason",
-            _correction(2, reason="fix\u0000"),
-            "correction: reason: at most 500 characters, no control characters",
-        ),
-        _dead(
-            "correction: amount beyond BIGINT",
-            _correction(3, amount="1e17"),
-            "correction: amount: more than 1000000000000 minor units",
-        ),
-        _dead(
-            "correction: weighted_ms 1e999999",
-            _correction(4, weighted_ms="1e999999"),
-            "correction: weighted_ms: not a finite decimal",
-        ),
+    bad = [
+        _dead(f"correction: {name}", _correction(n, **change), f"correction: {reason}")
+        for n, (name, change, reason) in enumerate(_BAD_CORRECTIONS, 1)
     ]
+    return [_dead("correction: not JSON", b"{reason: fix}", "correction: not a JSON object"), *bad]
