@@ -58,6 +58,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from driverpay.api_models import DailyPay, ErrorBody, Health, PayLine, PayLines
 from driverpay.secrets import ensure_pgpassfile_env
+from udfs.events import MAX_ID_CHARS, MalformedEventError, valid_identifier
 from udfs.ledger import json_number
 from udfs.money import from_minor
 from udfs.timefmt import format_ms, from_datetime
@@ -84,13 +85,14 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
-DRIVER_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_DRIVER_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _PARAM_HELP = {
-    "driver_id": f"driver_id must match {DRIVER_ID_PATTERN}",
+    "driver_id": (
+        f"driver_id must be an id as events carry it: 1 to {MAX_ID_CHARS} printable characters, "
+        "no leading or trailing space (docs/contracts.md §1)"
+    ),
     "date": "date must be a calendar date written YYYY-MM-DD, e.g. 2026-11-24",
     "limit": f"limit must be an integer from 1 to {MAX_PAGE}",
     "cursor": "cursor must be a next_cursor returned for the same driver_id and date",
@@ -223,9 +225,11 @@ def _parse_date(text: str) -> date:
 
 
 def _check_driver_id(driver_id: str) -> str:
-    if not _DRIVER_ID.fullmatch(driver_id):
-        raise _bad_request("driver_id")
-    return driver_id
+    """Every id the job pays can be asked for: the event contract's rules, nothing narrower."""
+    try:
+        return valid_identifier(driver_id, "driver_id")
+    except MalformedEventError:
+        raise _bad_request("driver_id") from None
 
 
 def _money(minor_units: int, currency: str) -> str:
@@ -369,7 +373,7 @@ CursorParam = Annotated[
     ),
 ]
 DriverIdParam = Annotated[
-    str, Path(description="The driver's id.", pattern=DRIVER_ID_PATTERN, examples=["d-0042"])
+    str, Path(description="The driver's id.", max_length=MAX_ID_CHARS, examples=["d-0042"])
 ]
 DateParam = Annotated[
     str,
