@@ -58,7 +58,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from driverpay.api_models import DailyPay, ErrorBody, Health, PayLine, PayLines
 from driverpay.secrets import ensure_pgpassfile_env
-from udfs.events import MAX_ID_CHARS, MalformedEventError, valid_identifier
+from udfs.events import (
+    MAX_ID_CHARS,
+    MalformedEventError,
+    has_control_characters,
+    valid_identifier,
+)
 from udfs.ledger import json_number
 from udfs.money import from_minor
 from udfs.timefmt import format_ms, from_datetime
@@ -312,8 +317,8 @@ def _decode_cursor(cursor: str, driver_id: str, day: date) -> dict[str, Any]:
         same_day = (position["d"], position["p"]) == (driver_id, day.isoformat())
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise _bad_request("cursor") from None
-    if not same_day or (start is not None and start.tzinfo is None):
-        raise _bad_request("cursor")
+    if not same_day or (start is not None and start.tzinfo is None) or has_control_characters(line):
+        raise _bad_request("cursor")  # a NUL would fail the query itself: a 500, not a 400
     return {"after_start": start, "after_line": line}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import uuid
@@ -129,7 +131,13 @@ def test_a_forged_or_foreign_cursor_is_a_400_naming_cursor(
     client: TestClient, seed: Seed, many: str, auth: dict[str, str]
 ) -> None:
     foreign = client.get(pay_url(many, lines=True), headers=auth).json()["next_cursor"]
-    for cursor in ("not-a-cursor", "eyJ4IjoxfQ", foreign, "x" * 2000):
+    # Ours in shape, for this driver-day, but with a NUL in the line id (PostgreSQL's text
+    # refuses it: that query would fail, a 500) or a start without an offset.
+    position = {"d": seed.usd, "p": DAY.isoformat(), "s": None, "l": "a\u0000b"}
+    nul = base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+    position |= {"s": "2026-11-24T10:00:00", "l": "a"}
+    naive = base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+    for cursor in ("not-a-cursor", "eyJ4IjoxfQ", foreign, "x" * 2000, nul, naive):
         response = client.get(
             f"/v1/drivers/{seed.usd}/pay/lines",
             params={"date": DAY.isoformat(), "cursor": cursor},
