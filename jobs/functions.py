@@ -9,6 +9,7 @@ operator's state for that key is left as it was before the record.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -46,7 +47,13 @@ from jobs.codec import (
 from jobs.compat import checked_state, subtask_index
 from jobs.state_set import StagedMapSet, persist
 from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
-from udfs.events import MalformedEventError, OrderEvent, event_record, parse_event
+from udfs.events import (
+    MAX_EVENT_BYTES,
+    MalformedEventError,
+    OrderEvent,
+    event_record,
+    parse_event,
+)
 from udfs.ledger import LineKind, PayLine, record_json
 from udfs.lifecycle import OrderLifecycle, OrderState, Step, quarantine_record
 from udfs.localday import pay_date
@@ -107,12 +114,22 @@ def dumps(record: dict[str, Any]) -> str:
 
 
 def dead_letter(reason: str, payload: bytes | None, position: str) -> str:
-    """A dead-letter record: reason, payload as text, exact bytes when not UTF-8, position."""
+    """A dead-letter record: reason, payload as text, exact bytes when not UTF-8, position.
+
+    A payload over ``MAX_EVENT_BYTES`` (malformed for that alone) keeps its first
+    ``MAX_EVENT_BYTES`` bytes, with its full size and SHA-256: written whole, 900 kB of control
+    characters escape to a 5 MB record, which the Kafka sink refuses, failing the job on the
+    same record forever. The whole record stays at its source position.
+    """
     data = payload or b""
-    text = data.decode("utf-8", errors="replace")
-    record = {"reason": reason, "payload": text, "position": position}
-    if text.encode() != data:  # not valid UTF-8: keep the exact bytes too
-        record["payload_base64"] = base64.b64encode(data).decode()
+    kept = data[:MAX_EVENT_BYTES]
+    text = kept.decode("utf-8", errors="replace")
+    record: dict[str, Any] = {"reason": reason, "payload": text, "position": position}
+    if text.encode() != kept:  # not valid UTF-8: keep the exact bytes too
+        record["payload_base64"] = base64.b64encode(kept).decode()
+    if len(kept) < len(data):
+        record["payload_bytes"] = len(data)
+        record["payload_sha256"] = hashlib.sha256(data).hexdigest()
     return dumps(record)
 
 

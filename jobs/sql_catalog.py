@@ -46,7 +46,7 @@ from jobs.kafka_job import CORRECTIONS_TOPIC, INPUT_TOPIC, ROOT, TOPICS
 from jobs.pg_schema import PgTable, flink_type, read_migrations
 from jobs.settings import JobSettings
 from udfs.daily import DailyTotals
-from udfs.events import EventType, OrderEvent, event_record
+from udfs.events import MAX_EVENT_BYTES, EventType, OrderEvent, event_record
 from udfs.ledger import LineKind, PaidInterval, PayLine
 from udfs.lifecycle import quarantine_record
 from udfs.zones import Zones, load_zones
@@ -165,7 +165,10 @@ def _records() -> dict[str, list[dict[str, Any]]]:
     return {
         "ledger": ledger,
         "daily": [step.emit],
-        "dead_letter": [json.loads(dead_letter("r", b"\xff", "p")), poison[0]],
+        "dead_letter": [
+            json.loads(dead_letter("r", b"\xff" * (MAX_EVENT_BYTES + 1), "p")),  # cut short
+            poison[0],
+        ],
         "quarantine": [
             quarantine_record(event, "r", kind="AHEAD_OF_STREAM"),
             json.loads(_line_audit("DAY_LINE_CAP", line, 1)),

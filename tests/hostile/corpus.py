@@ -8,6 +8,8 @@ real stack (tests/stack/test_hostile.py).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
 from collections import defaultdict
@@ -107,6 +109,8 @@ def malformed() -> list[Hostile]:
         _dead("schema v2", dump(_valid("h-v2", schema_version=2)), "unsupported major"),
         _dead("schema true", dump(_valid("h-true", schema_version=True)), "integer"),
         _dead("oversize", dump(_valid("h-big", pad="p" * 70_000)), "oversize"),
+        # Escaped as JSON it would be a 5 MB dead letter, over what the Kafka sink may write.
+        _dead("900 kB of control characters", b"\x01" * 900_000, "oversize"),
         _dead("invalid UTF-8", b'{"event_id": "h-\xff\xfe"}', "UTF-8"),
         _dead("UTF-16 with BOM", dump(_valid("h-utf16")).decode().encode("utf-16"), "UTF-8"),
         _dead("not JSON", b"h-not-json {", "invalid JSON"),
@@ -315,3 +319,16 @@ def corrections() -> list[Hostile]:
         for n, (name, change, reason) in enumerate(_BAD_CORRECTIONS, 1)
     ]
     return [_dead("correction: not JSON", b"{reason: fix}", "correction: not a JSON object"), *bad]
+
+
+def payload_id(payload: bytes | None) -> str:
+    """How a dead letter is matched to the record it stands for: the SHA-256 of its bytes."""
+    return hashlib.sha256(payload or b"").hexdigest()
+
+
+def dead_letter_id(record: dict[str, Any]) -> str:
+    """:func:`payload_id` of a dead letter's record: given when cut short, else from its bytes."""
+    if "payload_sha256" in record:
+        return str(record["payload_sha256"])
+    raw = record.get("payload_base64")
+    return payload_id(base64.b64decode(raw) if raw else str(record["payload"]).encode())

@@ -8,7 +8,6 @@ exactly once.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -24,6 +23,7 @@ from jobs.embedded import RunResult, run_file
 from jobs.functions import Raw, decode_staged_line
 from jobs.settings import JobSettings
 from tests.hostile import corpus as hostile
+from udfs.events import MAX_EVENT_BYTES
 from udfs.zones import load_zones
 
 pytestmark = pytest.mark.flink
@@ -73,12 +73,6 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     return Outcome(tmp_path_factory.mktemp("hostile"))
 
 
-def dead_letter_bytes(record: dict[str, Any]) -> bytes:
-    if "payload_base64" in record:
-        return base64.b64decode(record["payload_base64"])
-    return str(record["payload"]).encode()
-
-
 def test_every_honest_driver_day_equals_the_truth_to_the_cent(outcome: Outcome) -> None:
     days = outcome.latest_days()
     for expected in outcome.truth["daily"]:
@@ -100,14 +94,25 @@ def test_no_driver_day_exists_beyond_the_truth_but_fillers_and_odd_valid_ids(
 
 def test_each_malformed_record_is_in_the_dead_letter_with_its_reason(outcome: Outcome) -> None:
     dead = {
-        dead_letter_bytes(r): r["reason"]
+        hostile.dead_letter_id(r): r["reason"]
         for r in outcome.records("dead_letter")
         if r["position"] != "zones"  # the zones input's, below
     }
     for record in outcome.corpus.records:
         if record.outcome == "dead_letter" and not record.kafka_only:
-            assert record.payload in dead, record.name
-            assert record.reason in dead[record.payload], (record.name, dead[record.payload])
+            found = dead.get(hostile.payload_id(record.payload))
+            assert found is not None, record.name
+            assert record.reason in found, (record.name, found)
+
+
+def test_a_huge_payload_is_dead_lettered_cut_short_with_its_size_and_hash(
+    outcome: Outcome,
+) -> None:
+    big = b"\x01" * 900_000
+    [record] = [r for r in outcome.records("dead_letter") if r.get("payload_bytes") == len(big)]
+    assert record["payload"] == big[:MAX_EVENT_BYTES].decode()
+    assert record["payload_sha256"] == hostile.payload_id(big)
+    assert len(json.dumps(record)) < 1_000_000  # what a Kafka record may hold by default
 
 
 def test_each_record_on_the_zones_input_that_is_no_version_is_dead_lettered_once(
@@ -116,9 +121,9 @@ def test_each_record_on_the_zones_input_that_is_no_version_is_dead_lettered_once
     """Every lifecycle subtask reads the zones input (a broadcast); one of them reports."""
     dead = [r for r in outcome.records("dead_letter") if r["position"] == "zones"]
     assert len(dead) == len(outcome.zones_records)
-    reasons = {dead_letter_bytes(r): r["reason"] for r in dead}
+    reasons = {hostile.dead_letter_id(r): r["reason"] for r in dead}
     for record in outcome.zones_records:
-        assert record.reason in reasons[record.payload or b""], (record.name, reasons)
+        assert record.reason in reasons[hostile.payload_id(record.payload)], record.name
 
 
 def test_each_hostile_event_is_quarantined_with_its_reason(outcome: Outcome) -> None:
