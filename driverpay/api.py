@@ -53,6 +53,7 @@ from fastapi.routing import APIRouter
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -91,6 +92,29 @@ SECURITY_HEADERS = {
 }
 
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+class AnyIdConvertor(Convertor[str]):
+    """A path segment holding any id the events accept, ``/`` and newlines included.
+
+    The server decodes ``%2F`` before routing, so the default convertor (no ``/``) would make
+    such a driver unaddressable, and ``path`` (``.*``) would turn an id with a newline into a
+    404 instead of the 400 the id check gives. The suffix (``/pay``, ``/pay/lines``) still
+    decides the route.
+    """
+
+    regex = "(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        """The id as the server decoded it; ``_check_driver_id`` judges it."""
+        return value
+
+    def to_string(self, value: str) -> str:
+        """Only for ``url_path_for``; unused by the API."""
+        return value
+
+
+register_url_convertor("any_id", AnyIdConvertor())
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _PARAM_HELP = {
@@ -462,7 +486,7 @@ def create_app(
     router = APIRouter(prefix="/v1", tags=["pay"], dependencies=[Depends(require_token)])
 
     @router.get(
-        "/drivers/{driver_id}/pay",
+        "/drivers/{driver_id:any_id}/pay",
         response_model=DailyPay,
         summary="A driver's pay for one day",
         description="The driver-day's current total from `driver_daily_pay` (one primary-key "
@@ -481,7 +505,7 @@ def create_app(
         return OrjsonResponse(_daily_pay(row), headers=PRIVATE_NO_STORE)
 
     @router.get(
-        "/drivers/{driver_id}/pay/lines",
+        "/drivers/{driver_id:any_id}/pay/lines",
         response_model=PayLines,
         summary="A driver's ledger lines for one day (audit)",
         description="The lines from `pay_lines` for the driver-day (LINE, REVERSAL, "

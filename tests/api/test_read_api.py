@@ -251,8 +251,8 @@ def test_a_driver_id_no_event_could_carry_is_a_400_naming_driver_id(
 def test_every_driver_id_the_job_pays_can_ask_for_its_pay(
     client: TestClient, seed: Seed, auth: dict[str, str]
 ) -> None:
-    """Spaces inside, '|', ';' and non-ASCII are valid event ids: such a driver is paid."""
-    odd = f"dríver | 7;{seed.run}"
+    """Spaces inside, '|', ';', '/' and non-ASCII are valid event ids: such a driver is paid."""
+    odd = f"dríver | 7;fleet/pay/{seed.run}"  # '/' even followed by what looks like the route
     with psycopg.connect(OWNER_DSN) as conn:
         conn.execute(
             "INSERT INTO driver_daily_pay (driver_id, pay_date, total_cents, currency, line_count,"
