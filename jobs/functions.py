@@ -113,24 +113,35 @@ def dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
+# The largest dead letter the Kafka sink may write: under the producer's default
+# max.request.size (1 MiB), with room for the record's framing.
+MAX_DEAD_LETTER_BYTES = 900_000
+
+
 def dead_letter(reason: str, payload: bytes | None, position: str) -> str:
     """A dead-letter record: reason, payload as text, exact bytes when not UTF-8, position.
 
-    A payload over ``MAX_EVENT_BYTES`` (malformed for that alone) keeps its first
-    ``MAX_EVENT_BYTES`` bytes, with its full size and SHA-256: written whole, 900 kB of control
-    characters escape to a 5 MB record, which the Kafka sink refuses, failing the job on the
-    same record forever. The whole record stays at its source position.
+    Only a record whose dead letter could not be written whole (over
+    ``MAX_DEAD_LETTER_BYTES``: 900 kB of control characters escape to 5 MB, which the Kafka
+    sink refuses, failing the job on the same record forever) keeps just its first
+    ``MAX_EVENT_BYTES``, with its full size and SHA-256; the whole record stays at its position.
     """
     data = payload or b""
-    kept = data[:MAX_EVENT_BYTES]
-    text = kept.decode("utf-8", errors="replace")
+    whole = _dead_letter_text(reason, data, position)
+    if len(whole.encode()) <= MAX_DEAD_LETTER_BYTES:
+        return whole
+    cut = {"payload_bytes": len(data), "payload_sha256": hashlib.sha256(data).hexdigest()}
+    return _dead_letter_text(reason, data[:MAX_EVENT_BYTES], position, cut)
+
+
+def _dead_letter_text(
+    reason: str, data: bytes, position: str, extra: dict[str, Any] | None = None
+) -> str:
+    text = data.decode("utf-8", errors="replace")
     record: dict[str, Any] = {"reason": reason, "payload": text, "position": position}
-    if text.encode() != kept:  # not valid UTF-8: keep the exact bytes too
-        record["payload_base64"] = base64.b64encode(kept).decode()
-    if len(kept) < len(data):
-        record["payload_bytes"] = len(data)
-        record["payload_sha256"] = hashlib.sha256(data).hexdigest()
-    return dumps(record)
+    if text.encode() != data:  # not valid UTF-8: keep the exact bytes too
+        record["payload_base64"] = base64.b64encode(data).decode()
+    return dumps({**record, **(extra or {})})
 
 
 class Guarded:

@@ -41,12 +41,12 @@ from typing import Any
 
 from driverpay.api import DEFAULT_READ_DSN, READ_DSN_ENV
 from jobs.endpoints import Endpoints
-from jobs.functions import Guarded, _audit, _line_audit, dead_letter
+from jobs.functions import MAX_DEAD_LETTER_BYTES, Guarded, _audit, _line_audit, dead_letter
 from jobs.kafka_job import CORRECTIONS_TOPIC, INPUT_TOPIC, ROOT, TOPICS
 from jobs.pg_schema import PgTable, flink_type, read_migrations
 from jobs.settings import JobSettings
 from udfs.daily import DailyTotals
-from udfs.events import MAX_EVENT_BYTES, EventType, OrderEvent, event_record
+from udfs.events import EventType, OrderEvent, event_record
 from udfs.ledger import LineKind, PaidInterval, PayLine
 from udfs.lifecycle import quarantine_record
 from udfs.zones import Zones, load_zones
@@ -166,7 +166,7 @@ def _records() -> dict[str, list[dict[str, Any]]]:
         "ledger": ledger,
         "daily": [step.emit],
         "dead_letter": [
-            json.loads(dead_letter("r", b"\xff" * (MAX_EVENT_BYTES + 1), "p")),  # cut short
+            json.loads(dead_letter("r", b"\x01" * MAX_DEAD_LETTER_BYTES, "p")),  # cut short
             poison[0],
         ],
         "quarantine": [
