@@ -194,7 +194,7 @@ def _identifier(doc: dict[str, Any], field: str) -> str:
     if value.strip() != value:
         what = "blank" if not value.strip() else "has leading or trailing whitespace"
         raise MalformedEventError(f"{field}: {what}")
-    if _has_control(value):
+    if has_control_characters(value):
         raise MalformedEventError(f"{field}: contains control or format characters")
     return value
 
@@ -208,11 +208,6 @@ def valid_identifier(value: object, field: str) -> str:
 
 
 def has_control_characters(value: str) -> bool:
-    """Control or format characters (NUL, bidi overrides, separators): no sink text takes them."""
-    return _has_control(value)
-
-
-def _has_control(value: str) -> bool:
     """NUL and friends (PostgreSQL rejects 0x00 in text), bidi overrides, separators."""
     if value.isascii():
         return _ASCII_CONTROL.search(value) is not None
