@@ -63,6 +63,7 @@ DEFAULT_EVENTS = 200_000  # ~150k in the steady window: >= 60 s at 2,500 events/
 QUICK_EVENTS = 20_000
 PROMETHEUS = tuple(f"http://127.0.0.1:{port}/metrics" for port in range(9249, 9253))
 JOB_SOURCE = "order_events_src"  # jobs/kafka_job.py's source table
+KAFKA_FLOORS = ("sql-lifecycle", "sql-lifecycle-daily", "job-shape")  # doing no work
 MARKER = "bench-"  # driver and order ids of latency markers (never in the generator's truth)
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -83,6 +84,7 @@ class Options:
     baseline: bool
     cancel_leftovers: bool = False
     spread: bool = True  # one TaskManager per subtask of the job (one Python interpreter each)
+    kafka_floors: tuple[str, ...] = KAFKA_FLOORS  # at the largest parallelism
 
     @property
     def orders(self) -> int:
@@ -467,21 +469,45 @@ class Bench:
 
     def baseline_run(self, day: Day, parallelism: int) -> BaselineRun:
         """The pure SQL job at ``parallelism`` over the whole day in ``order-events``."""
+        return self._over_topic(
+            day, parallelism, "SQL", "baseline", lambda group: submit_baseline(group, parallelism)
+        )
+
+    def floor_run(self, day: Day, parallelism: int, shape: str) -> BaselineRun:
+        """The Python floor ``shape`` (``jobs.bench_floor``) at ``parallelism`` over the topic.
+
+        The same source and dedup as the baseline, then the shape's Python stages doing no
+        work into a blackhole: the most the Kafka job could reach with that many Python stages.
+        """
+        if self.options.spread:
+            stackctl.scale_taskmanagers(parallelism)
+        return self._over_topic(
+            day,
+            parallelism,
+            f"floor {shape}",
+            f"floor-{shape}",
+            lambda group: submit_floor(shape, group, parallelism),
+        )
+
+    def _over_topic(
+        self, day: Day, parallelism: int, what: str, name: str, submit: Callable[[str], str]
+    ) -> BaselineRun:
         from jobs.bench_sql import SOURCE_TABLE
 
-        prep = self.task(f"SQL p={parallelism}: reset, preload {len(day.lines):,} events")
+        prep = self.task(f"{what} p={parallelism}: reset, preload {len(day.lines):,} events")
         ensure_slots(parallelism, self.options.cancel_leftovers)
         fresh_topic(day.lines)
-        job = submit_baseline(f"bench-sql-{time.time_ns()}", parallelism)
+        job = submit(f"bench-{name}-{time.time_ns()}")
         self.progress.update(prep, completed=1, total=1)
         try:
-            read = self.task(f"SQL p={parallelism}: job {job[:8]} reads", len(day.lines))
+            read = self.task(f"{what} p={parallelism}: job {job[:8]} reads", len(day.lines))
             samples = watch_backlog(
                 job, SOURCE_TABLE, len(day.lines), len(day.lines) / 2000 + 120, self._advance(read)
             )
         finally:
             stackctl.cancel_job(job)
-        return BaselineRun(parallelism, len(day.lines), steady_rate(samples, len(day.lines)), job)
+        rate = steady_rate(samples, len(day.lines))
+        return BaselineRun(parallelism, len(day.lines), rate, job, name)
 
     def embedded_runs(self, day: Day) -> list[EmbeddedRun]:
         """The runs on the events file, each at parallelism 1 and measured on its own.
@@ -513,12 +539,28 @@ def submit_baseline(group_id: str, parallelism: int) -> str:
     """``flink run -py jobs/bench_sql.py`` (detached), like scripts/stack/submit.sh."""
     from jobs.bench_sql import JOB_NAME as BASELINE_NAME
 
+    return submit_script("jobs/bench_sql.py", BASELINE_NAME, group_id, parallelism)
+
+
+def submit_floor(shape: str, group_id: str, parallelism: int) -> str:
+    """``flink run -py jobs/bench_floor.py`` (detached): the Python floor ``shape`` over Kafka."""
+    from jobs.bench_floor import JOB_NAME as FLOOR_NAME
+
+    name = f"{FLOOR_NAME}-{shape}"
+    env = {"DRIVERPAY_FLOOR_SHAPE": shape}
+    return submit_script("jobs/bench_floor.py", name, group_id, parallelism, env)
+
+
+def submit_script(
+    script: str, name: str, group_id: str, parallelism: int, extra: dict[str, str] | None = None
+) -> str:
+    """``flink run --detached -py script`` reading ``order-events`` as ``group_id``; its job id."""
     python = Path(sys.executable)
-    script = (
+    command = (
         "source scripts/stack/common.sh && source scripts/stack/flink-env.sh && "
-        f'exec "$FLINK_BIN/flink" run --detached -Dpipeline.name={BASELINE_NAME} '
+        f'exec "$FLINK_BIN/flink" run --detached -Dpipeline.name={name} '
         f'-pyclientexec "{python}" '
-        f'-pyexec "{python}" -py jobs/bench_sql.py'
+        f'-pyexec "{python}" -py {script}'
     )
     env = {
         **os.environ,
@@ -526,9 +568,10 @@ def submit_baseline(group_id: str, parallelism: int) -> str:
         "DRIVERPAY_GROUP_ID": group_id,
         "DRIVERPAY_PARALLELISM": str(parallelism),
         "DRIVERPAY_KAFKA": stackctl.KAFKA,
+        **(extra or {}),
     }
     out = subprocess.run(
-        ["bash", "-c", script],
+        ["bash", "-c", command],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -538,8 +581,8 @@ def submit_baseline(group_id: str, parallelism: int) -> str:
     )
     try:
         return stackctl.job_id_from(out.stdout, out.stderr)
-    except AssertionError:  # no "JobID" line: the newest running baseline job
-        return newest_job(BASELINE_NAME)
+    except AssertionError:  # no "JobID" line: the newest running job of that name
+        return newest_job(name)
 
 
 def newest_job(name: str) -> str:
@@ -628,6 +671,8 @@ def run_bench(options: Options) -> dict[str, Any]:
         kafka = [k for p in options.parallelisms if (k := attempt(bench.kafka_run, day, p))]
         runs = options.parallelisms if options.baseline else ()
         base = [b for p in runs if (b := attempt(bench.baseline_run, day, p))]
+        top = max(options.parallelisms)
+        floors = [f for s in options.kafka_floors if (f := attempt(bench.floor_run, day, top, s))]
         embedded = bench.embedded_runs(day) if options.embedded else []
     meta = {
         "date": started.isoformat(timespec="seconds"),
@@ -644,7 +689,7 @@ def run_bench(options: Options) -> dict[str, Any]:
         },
     }
     interval = next((k.checkpoints.get("interval_ms") for k in kafka), None) or 10_000
-    report = build_report(meta, kafka, base, embedded, float(interval))
+    report = build_report(meta, kafka, base, embedded, float(interval), floors)
     write_report(report, options.out, "bench", started, markdown(report))
     return report
 
@@ -679,6 +724,10 @@ def main(
     marker_every: Annotated[float, typer.Option(min=0.05, help="seconds between markers")] = 0.5,
     embedded: Annotated[bool, typer.Option(help="also the embedded runs")] = True,
     baseline: Annotated[bool, typer.Option(help="also the SQL baseline")] = True,
+    kafka_floors: Annotated[
+        bool,
+        typer.Option(help="also the Python floors over Kafka at the largest parallelism"),
+    ] = True,
     cancel_leftovers: Annotated[
         bool, typer.Option(help="cancel jobs an earlier session left holding the slots")
     ] = False,
@@ -703,6 +752,7 @@ def main(
         baseline=baseline,
         cancel_leftovers=cancel_leftovers,
         spread=spread,
+        kafka_floors=KAFKA_FLOORS if kafka_floors else (),
     )
     stackctl.flink("/overview")  # fail fast, before generating, if the stack is down
     report = run_bench(options)

@@ -18,7 +18,17 @@ Sample = tuple[float, float]  # (seconds since the run started, cumulative recor
 TARGET_EMBEDDED_RATIO = 0.5
 TARGET_KAFKA_P2_EVENTS_PER_S = 15_000.0
 TARGET_P99_SLACK_MS = 2_000.0  # p99 latency <= checkpoint interval + this
-REPORT_KEYS = ("date", "machine", "config", "kafka", "baseline", "embedded", "ratios", "targets")
+REPORT_KEYS = (
+    "date",
+    "machine",
+    "config",
+    "kafka",
+    "baseline",
+    "kafka_floors",
+    "embedded",
+    "ratios",
+    "targets",
+)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -95,12 +105,16 @@ class KafkaRun:
 
 @dataclass
 class BaselineRun:
-    """One run of the SQL baseline on the cluster over the same backlog."""
+    """One run of a program other than the job on the cluster over the same backlog.
+
+    ``name`` is ``baseline`` (the SQL baseline) or ``floor-<shape>`` (``jobs.bench_floor``).
+    """
 
     parallelism: int
     events: int
     rate: SteadyRate | None
     job_id: str = ""
+    name: str = "baseline"
 
 
 @dataclass(frozen=True)
@@ -134,10 +148,13 @@ def build_report(
     baseline: Sequence[BaselineRun],
     embedded: Sequence[EmbeddedRun],
     checkpoint_interval_ms: float,
+    floors: Sequence[BaselineRun] = (),
 ) -> dict[str, Any]:
     """The JSON document of one bench call (keys: ``REPORT_KEYS``)."""
     base = {b.parallelism: _rate(b) for b in baseline}
     ratios = {f"kafka_p{k.parallelism}": ratio(_rate(k), base.get(k.parallelism)) for k in kafka}
+    for f in floors:
+        ratios[f"kafka_{f.name}_p{f.parallelism}"] = ratio(_rate(f), base.get(f.parallelism))
     emb = {e.name: e.events_per_s for e in embedded}
     ratios["embedded"] = ratio(emb.get("job"), emb.get("baseline"))
     return {
@@ -146,6 +163,7 @@ def build_report(
         "config": meta["config"],
         "kafka": [asdict(k) for k in kafka],
         "baseline": [asdict(b) for b in baseline],
+        "kafka_floors": [asdict(f) for f in floors],
         "embedded": [{**asdict(e), "events_per_s": round(e.events_per_s, 1)} for e in embedded],
         "ratios": ratios,
         "targets": targets(kafka, ratios["embedded"], checkpoint_interval_ms),
@@ -171,6 +189,14 @@ def targets(
     return out
 
 
+FLOOR_NAMES = {  # jobs.bench_floor's shapes, as table rows
+    "floor-map": "floor: one Python map",
+    "floor-sql-lifecycle": "floor: SQL dedup, one keyed Python stage, no work",
+    "floor-sql-lifecycle-daily": "floor: SQL dedup, lifecycle + daily in Python",
+    "floor-job-shape": "floor: the job's Python stages, no work",
+}
+
+
 def rows(report: dict[str, Any]) -> list[list[str]]:
     """One row per run, for the terminal table and the markdown copy."""
     out = []
@@ -193,14 +219,16 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
         rate = run["rate"]["events_per_s"] if run["rate"] else None
         name = f"SQL baseline p={run['parallelism']}"
         out.append([name, f"{run['events']:,}", fmt(rate), "1", "-", "-", "-", "-"])
+    for run in report["kafka_floors"]:
+        p, rate = run["parallelism"], run["rate"]["events_per_s"] if run["rate"] else None
+        name = f"Kafka {FLOOR_NAMES.get(run['name'], run['name'])} p={p}"
+        r = fmt(report["ratios"].get(f"kafka_{run['name']}_p{p}"), ".2f")
+        out.append([name, f"{run['events']:,}", fmt(rate), r, "-", "-", "-", "-"])
     names = {
         "job": "embedded driverpay run p=1",
         "baseline": "embedded SQL baseline p=1",
         "core": "the pure core alone, one CPython, no Flink",
-        "floor-map": "embedded floor: one Python map p=1",
-        "floor-sql-lifecycle": "embedded floor: SQL dedup, one keyed Python stage, no work p=1",
-        "floor-sql-lifecycle-daily": "embedded floor: SQL dedup, lifecycle + daily in Python p=1",
-        "floor-job-shape": "embedded floor: the job's Python stages, no work p=1",
+        **{name: f"embedded {label} p=1" for name, label in FLOOR_NAMES.items()},
     }
     base = next((e["events_per_s"] for e in report["embedded"] if e["name"] == "baseline"), None)
     for run in report["embedded"]:

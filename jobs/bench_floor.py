@@ -19,12 +19,16 @@ RocksDB, checkpoints):
 
 ``driverpay.bench`` reports their events/s next to the job's and the baseline's (README,
 "Benchmark"): the job cannot be faster than its own shape doing nothing.
-``python -m jobs.bench_floor FILE SHAPE`` prints ``{"events": n, "seconds": s}``.
+``python -m jobs.bench_floor FILE SHAPE`` prints ``{"events": n, "seconds": s}``. On the
+cluster, ``flink run -py jobs/bench_floor.py`` with ``DRIVERPAY_FLOOR_SHAPE`` (and the baseline's
+``DRIVERPAY_KAFKA``, ``DRIVERPAY_GROUP_ID``, ``DRIVERPAY_PARALLELISM``) runs the shape over the
+``order-events`` topic: what the Kafka job could reach at that parallelism with no work at all.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -37,10 +41,18 @@ from pyflink.datastream import DataStream, KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.functions import MapFunction
 from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs.bench_sql import FIELDS, SOURCE_TABLE, file_options, source_ddl
+from jobs.bench_sql import (
+    FIELDS,
+    SOURCE_TABLE,
+    cluster_environment,
+    file_options,
+    kafka_options,
+    source_ddl,
+)
 from jobs.compat import checked_state, key_by_first_field
 
 SHAPES = ("map", "sql-lifecycle", "sql-lifecycle-daily", "job-shape")
+JOB_NAME = "driverpay-floor"  # the cluster job is called "driverpay-floor-<shape>"
 EVENT = Types.ROW_NAMED(list(FIELDS), [Types.STRING()] * len(FIELDS))
 KEYED = Types.ROW([Types.STRING(), EVENT])
 CLOSING = ("DELIVERED", "CANCELLED")
@@ -79,9 +91,9 @@ class TouchState(KeyedProcessFunction):  # type: ignore[misc]
             yield Row(value[2], value)
 
 
-def shape_stream(t_env: Any, path: Path, shape: str) -> DataStream:
-    """The events of ``path`` after the Python stages of ``shape`` (what reaches the sink)."""
-    t_env.execute_sql(source_ddl(file_options(path)))
+def shape_stream(t_env: Any, source: dict[str, str], shape: str) -> DataStream:
+    """The events of ``source`` (table options) after the Python stages of ``shape``."""
+    t_env.execute_sql(source_ddl(source))
     columns = ", ".join(f"`{f}`" for f in FIELDS)
     if shape.startswith("sql-lifecycle"):  # typed rows for the JVM's key selector (see above)
         first = t_env.sql_query(
@@ -106,9 +118,9 @@ def daily_stage(lines: DataStream) -> DataStream:
     return key_by_first_field(lines, Types.STRING()).process(TouchState(False), EVENT)
 
 
-def build(t_env: Any, path: Path, shape: str) -> Any:
-    """The shape over ``path`` into a blackhole sink; the submitted TableResult."""
-    out = shape_stream(t_env, path, shape)
+def build(t_env: Any, source: dict[str, str], shape: str) -> Any:
+    """The shape over ``source`` into a blackhole sink; the submitted TableResult."""
+    out = shape_stream(t_env, source, shape)
     t_env.execute_sql(
         f"CREATE TEMPORARY TABLE floor_sink ({', '.join(f'`{f}` STRING' for f in FIELDS)}) "
         "WITH ('connector' = 'blackhole')"
@@ -127,15 +139,30 @@ def embedded(path: Path, shape: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="driverpay-bench-floor-") as tmp:
         started = time.monotonic()
         env = local_environment(JobSettings(parallelism=1), Path(tmp))
-        build(StreamTableEnvironment.create(env), path, shape).wait()
+        build(StreamTableEnvironment.create(env), file_options(path), shape).wait()
         seconds = time.monotonic() - started
     return {"events": events, "seconds": seconds}
 
 
+def main() -> None:
+    """Entry point for ``flink run -py``: submit ``DRIVERPAY_FLOOR_SHAPE`` over Kafka (detached)."""
+    shape = os.environ.get("DRIVERPAY_FLOOR_SHAPE", "sql-lifecycle")
+    if shape not in SHAPES:
+        sys.exit(f"DRIVERPAY_FLOOR_SHAPE must be one of {SHAPES}, not {shape!r}")
+    t_env = cluster_environment(f"{JOB_NAME}-{shape}")
+    bootstrap = os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
+    build(
+        t_env, kafka_options(bootstrap, os.environ.get("DRIVERPAY_GROUP_ID", "bench-floor")), shape
+    )
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[2] not in SHAPES:
-        sys.exit(f"usage: python -m jobs.bench_floor FILE {{{'|'.join(SHAPES)}}}")
     # by module name, so the functions pickle by reference, not by value with this __main__
     from jobs import bench_floor
 
-    print(json.dumps(bench_floor.embedded(Path(sys.argv[1]), sys.argv[2])))
+    if len(sys.argv) == 1:
+        bench_floor.main()
+    elif len(sys.argv) != 3 or sys.argv[2] not in SHAPES:
+        sys.exit(f"usage: python -m jobs.bench_floor FILE {{{'|'.join(SHAPES)}}}")
+    else:
+        print(json.dumps(bench_floor.embedded(Path(sys.argv[1]), sys.argv[2])))

@@ -95,8 +95,8 @@ def run(t_env: Any, options: dict[str, str]) -> Any:
     return t_env.execute_sql(insert)
 
 
-def main() -> None:
-    """Entry point for ``flink run -py``: submit the Kafka baseline (detached)."""
+def cluster_environment(name: str) -> Any:
+    """A table environment for ``flink run -py``: the connector jars, DRIVERPAY_PARALLELISM."""
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import StreamTableEnvironment
 
@@ -104,7 +104,13 @@ def main() -> None:
     env.add_jars(*(jar.as_uri() for jar in sorted((ROOT / ".jars" / "flink").glob("*.jar"))))
     env.set_parallelism(int(os.environ.get("DRIVERPAY_PARALLELISM", "2")))
     t_env = StreamTableEnvironment.create(env)
-    t_env.get_config().set("pipeline.name", JOB_NAME)
+    t_env.get_config().set("pipeline.name", name)
+    return t_env
+
+
+def main() -> None:
+    """Entry point for ``flink run -py``: submit the Kafka baseline (detached)."""
+    t_env = cluster_environment(JOB_NAME)
     bootstrap = os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
     run(t_env, kafka_options(bootstrap, os.environ.get("DRIVERPAY_GROUP_ID", "bench-sql")))
 

@@ -9,6 +9,7 @@ import pytest
 from pyflink.table import StreamTableEnvironment
 
 from jobs.bench_floor import CLOSING, shape_stream
+from jobs.bench_sql import file_options
 from jobs.embedded import local_environment
 from jobs.settings import JobSettings
 
@@ -46,7 +47,9 @@ def test_each_event_crosses_every_stage_of_the_shape(
     with (tmp_path / "events.jsonl").open("a") as again:  # a duplicate: SQL drops it
         again.write(json.dumps(events[0]) + "\n")
     env = local_environment(JobSettings(parallelism=1), tmp_path)
-    stream = shape_stream(StreamTableEnvironment.create(env), tmp_path / "events.jsonl", shape)
+    stream = shape_stream(
+        StreamTableEnvironment.create(env), file_options(tmp_path / "events.jsonl"), shape
+    )
     with stream.execute_and_collect() as results:
         out = sorted(row[0] for row in results)
     passed = {

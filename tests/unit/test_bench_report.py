@@ -141,3 +141,26 @@ def test_floor_runs_are_rows_with_their_ratio_to_the_embedded_baseline() -> None
         "embedded floor: the job's Python stages, no work p=1": "0.25",
     }
     assert report["ratios"]["embedded"] == 0.125  # the target's ratio is still the job's
+
+
+def test_kafka_floors_are_rows_with_their_ratio_to_the_baseline_at_their_parallelism() -> None:
+    baseline = [BaselineRun(p, 1000, SteadyRate(10_000.0 * p, 20.0, 2e5, 3.0)) for p in (1, 2)]
+    floors = [
+        BaselineRun(2, 1000, SteadyRate(8_000.0, 20.0, 1.6e5, 3.0), "j", "floor-sql-lifecycle"),
+        BaselineRun(2, 1000, None, "k", "floor-sql-lifecycle-daily"),  # never reached steady
+    ]
+    meta = {"date": "", "machine": {}, "config": {}}
+    report = build_report(meta, [], baseline, [], 10_000, floors)
+    assert report["ratios"] == {
+        "kafka_floor-sql-lifecycle_p2": 0.4,
+        "kafka_floor-sql-lifecycle-daily_p2": None,
+        "embedded": None,
+    }
+    assert [f["name"] for f in report["kafka_floors"]] == [f.name for f in floors]
+    by_name = {row[0]: (row[2], row[3]) for row in rows(report)}
+    assert by_name["Kafka floor: SQL dedup, one keyed Python stage, no work p=2"] == (
+        "8,000",
+        "0.40",
+    )
+    assert by_name["Kafka floor: SQL dedup, lifecycle + daily in Python p=2"] == ("-", "-")
+    assert report["targets"]["kafka_p2_events_per_s"]["measured"] is None  # a floor is not the job
