@@ -18,13 +18,13 @@ from driverpay.api import DEFAULT_READ_DSN
 from driverpay.secrets import lookup_password, pgpass_path
 from driverpay.stackctl import pg_run_dir
 from jobs.endpoints import DEFAULT_PG_DSN, Endpoints
-from tests.api.conftest import OWNER_DSN, ROOT
+from tests.api.conftest import OWNER_DSN, PG_PORT, ROOT
 
 pytestmark = pytest.mark.stack
 
 ROLES = ("driverpay_owner", "driverpay", "driverpay_reader")
-WRITER = "postgresql://driverpay@127.0.0.1:5432/driverpay"
-READER = "postgresql://driverpay_reader@127.0.0.1:5432/driverpay"
+WRITER = f"postgresql://driverpay@127.0.0.1:{PG_PORT}/driverpay"
+READER = f"postgresql://driverpay_reader@127.0.0.1:{PG_PORT}/driverpay"
 PG_DIR = pg_run_dir()
 SOCKET = PG_DIR / "sock"
 DATA = PG_DIR / "data"
@@ -35,7 +35,7 @@ def connect(dsn: str, **kwargs: str) -> psycopg.Connection[tuple[object, ...]]:
 
 
 def password(role: str) -> str:
-    found = lookup_password("127.0.0.1", 5432, "driverpay", role)
+    found = lookup_password("127.0.0.1", PG_PORT, "driverpay", role)
     assert found, f"no pgpass line for {role}"
     return found
 
@@ -69,7 +69,7 @@ def test_a_connection_without_the_password_is_refused(
     host = "127.0.0.1" if via == "tcp" else str(SOCKET)
     for extra in ({"passfile": str(empty_passfile)}, {"password": "wrong-" + "x" * 40}):
         with pytest.raises(psycopg.OperationalError) as refused:
-            connect(f"host={host} port=5432 dbname=driverpay user={role}", **extra)
+            connect(f"host={host} port={PG_PORT} dbname=driverpay user={role}", **extra)
         message = str(refused.value)
         assert "no password supplied" in message or "password authentication failed" in message
 
@@ -77,12 +77,12 @@ def test_a_connection_without_the_password_is_refused(
 def test_each_role_logs_in_with_its_own_password_over_tcp_and_socket(postgres: None) -> None:
     for role in ROLES:
         for host in ("127.0.0.1", str(SOCKET)):
-            dsn = f"host={host} port=5432 dbname=driverpay user={role}"
+            dsn = f"host={host} port={PG_PORT} dbname=driverpay user={role}"
             with connect(dsn, password=password(role)) as conn:
                 assert conn.execute("SELECT current_user").fetchone() == (role,)
         if role != "driverpay_owner":
             with pytest.raises(psycopg.OperationalError):
-                connect(f"host=127.0.0.1 port=5432 dbname=driverpay user={role}", password="x")
+                connect(f"host=127.0.0.1 port={PG_PORT} dbname=driverpay user={role}", password="x")
 
 
 def test_pg_hba_uses_scram_everywhere_but_the_superusers_peer_socket(postgres: None) -> None:
@@ -105,7 +105,8 @@ def test_app_roles_cannot_connect_to_the_postgres_database(postgres: None) -> No
     for role in ROLES:
         with pytest.raises(psycopg.OperationalError, match="permission denied"):
             connect(
-                f"host=127.0.0.1 port=5432 dbname=postgres user={role}", password=password(role)
+                f"host=127.0.0.1 port={PG_PORT} dbname=postgres user={role}",
+                password=password(role),
             )
 
 
@@ -211,7 +212,7 @@ def test_the_secrets_file_is_private_git_ignored_and_has_one_password_per_role(
     assert git("check-ignore", "-q", str(path)).returncode == 0
     assert git("ls-files", "--error-unmatch", str(path)).returncode != 0
     lines = [line.split(":") for line in path.read_text().splitlines()]
-    tcp = {f[3]: f[4] for f in lines if f[:3] == ["127.0.0.1", "5432", "driverpay"]}
+    tcp = {f[3]: f[4] for f in lines if f[:3] == ["127.0.0.1", PG_PORT, "driverpay"]}
     assert set(tcp) == set(ROLES)
     assert len(set(tcp.values())) == len(ROLES)
     assert all(len(p) >= 32 for p in tcp.values())
@@ -220,14 +221,15 @@ def test_the_secrets_file_is_private_git_ignored_and_has_one_password_per_role(
 def test_dsns_carry_no_password_and_the_job_passes_it_as_a_jdbc_option(postgres: None) -> None:
     for dsn in (DEFAULT_READ_DSN, DEFAULT_PG_DSN, Endpoints.from_env().pg_dsn):
         assert psycopg.conninfo.conninfo_to_dict(dsn).get("password") is None
+    dsn = DEFAULT_PG_DSN.replace(":5432/", f":{PG_PORT}/")
     options = Endpoints(
-        "k", DEFAULT_PG_DSN + "?sslmode=disable&connect_timeout=7&application_name=dp-job"
+        "k", dsn + "?sslmode=disable&connect_timeout=7&application_name=dp-job"
     ).jdbc()
     assert options["username"] == "driverpay"
     assert options["password"] == password("driverpay")
     assert password("driverpay") not in options["url"]
     base, query = options["url"].split("?")
-    assert base == "jdbc:postgresql://127.0.0.1:5432/driverpay"
+    assert base == f"jdbc:postgresql://127.0.0.1:{PG_PORT}/driverpay"
     assert sorted(query.split("&")) == [
         "ApplicationName=dp-job",
         "connectTimeout=7",
