@@ -101,6 +101,9 @@ class KafkaRun:
     correct: bool | None = None
     mismatched: int = 0
     job_id: str = ""
+    # The same run's rate over the backlog's last part only, after the JIT compilers of the
+    # freshly started TaskManagers have settled: the sustained rate (README, "Benchmark").
+    warm: SteadyRate | None = None
 
 
 @dataclass
@@ -142,6 +145,10 @@ def _rate(run: KafkaRun | BaselineRun) -> float | None:
     return run.rate.events_per_s if run.rate else None
 
 
+def _warm(run: KafkaRun) -> float | None:
+    return run.warm.events_per_s if run.warm else None
+
+
 def build_report(
     meta: dict[str, Any],
     kafka: Sequence[KafkaRun],
@@ -153,6 +160,8 @@ def build_report(
     """The JSON document of one bench call (keys: ``REPORT_KEYS``)."""
     base = {b.parallelism: _rate(b) for b in baseline}
     ratios = {f"kafka_p{k.parallelism}": ratio(_rate(k), base.get(k.parallelism)) for k in kafka}
+    for k in kafka:
+        ratios[f"kafka_p{k.parallelism}_warm"] = ratio(_warm(k), base.get(k.parallelism))
     for f in floors:
         ratios[f"kafka_{f.name}_p{f.parallelism}"] = ratio(_rate(f), base.get(f.parallelism))
     emb = {e.name: e.events_per_s for e in embedded}
@@ -170,6 +179,13 @@ def build_report(
     }
 
 
+def _sustained(run: KafkaRun | None) -> float | None:
+    """The warm window's rate, else the whole window's (a run too short to have warmed)."""
+    if run is None:
+        return None
+    return _warm(run) or _rate(run)
+
+
 def targets(
     kafka: Sequence[KafkaRun], embedded_ratio: float | None, checkpoint_interval_ms: float
 ) -> dict[str, dict[str, Any]]:
@@ -179,7 +195,7 @@ def targets(
     worst = max((float(p) for p in p99s if p is not None), default=None)
     goals: list[tuple[str, float | None, float, bool]] = [
         ("embedded_ratio", embedded_ratio, TARGET_EMBEDDED_RATIO, True),
-        ("kafka_p2_events_per_s", _rate(p2) if p2 else None, TARGET_KAFKA_P2_EVENTS_PER_S, True),
+        ("kafka_p2_events_per_s", _sustained(p2), TARGET_KAFKA_P2_EVENTS_PER_S, True),
         ("p99_latency_ms", worst, checkpoint_interval_ms + TARGET_P99_SLACK_MS, False),
     ]
     out = {}
@@ -195,6 +211,12 @@ FLOOR_NAMES = {  # jobs.bench_floor's shapes, as table rows
     "floor-sql-lifecycle-daily": "floor: SQL dedup, lifecycle + daily in Python",
     "floor-job-shape": "floor: the job's Python stages, no work",
 }
+
+
+def warm_label(config: dict[str, Any]) -> str:
+    """Which part of the backlog the warm rate covers, from the report's config."""
+    start = config.get("warm_from")
+    return f"from {start:.0%} of the backlog" if start is not None else "the backlog's end"
 
 
 def rows(report: dict[str, Any]) -> list[list[str]]:
@@ -215,6 +237,12 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
                 {True: "yes", False: "NO", None: "-"}[run["correct"]],
             ]
         )
+        warm = run.get("warm")
+        if warm:
+            name = f"Kafka job p={p}, warm: {warm_label(report['config'])}"
+            r = fmt(report["ratios"].get(f"kafka_p{p}_warm"), ".2f")
+            out.append([name, f"{warm['window_events']:,.0f}", fmt(warm["events_per_s"]), r])
+            out[-1] += ["-"] * (len(COLUMNS) - 4)
     for run in report["baseline"]:
         rate = run["rate"]["events_per_s"] if run["rate"] else None
         name = f"SQL baseline p={run['parallelism']}"

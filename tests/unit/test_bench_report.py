@@ -71,7 +71,13 @@ def test_report_shape_ratios_and_targets() -> None:
     meta = {"date": "2026-11-25T18:00:00+00:00", "machine": {"cpus": 2}, "config": {}}
     report = build_report(meta, kafka, baseline, embedded, 10_000)
     assert tuple(report) == REPORT_KEYS
-    assert report["ratios"] == {"kafka_p1": 0.1, "kafka_p2": 0.1, "embedded": 0.25}
+    assert report["ratios"] == {
+        "kafka_p1": 0.1,
+        "kafka_p2": 0.1,
+        "kafka_p1_warm": None,  # no warm window measured
+        "kafka_p2_warm": None,
+        "embedded": 0.25,
+    }
     assert report["targets"]["embedded_ratio"] == {"target": 0.5, "measured": 0.25, "met": False}
     assert report["targets"]["kafka_p2_events_per_s"]["measured"] == 2000.0
     assert report["targets"]["p99_latency_ms"] == {
@@ -164,3 +170,29 @@ def test_kafka_floors_are_rows_with_their_ratio_to_the_baseline_at_their_paralle
     )
     assert by_name["Kafka floor: SQL dedup, lifecycle + daily in Python p=2"] == ("-", "-")
     assert report["targets"]["kafka_p2_events_per_s"]["measured"] is None  # a floor is not the job
+
+
+def test_the_warm_window_is_the_sustained_rate_the_kafka_target_is_judged_on() -> None:
+    cold, warm = SteadyRate(1_900.0, 80.0, 1.5e5, 5.0), SteadyRate(3_900.0, 40.0, 1.5e5, 60.0)
+    kafka = [KafkaRun(2, 425_000, cold, {"p99_ms": 900.0}, warm=warm)]
+    baseline = [BaselineRun(2, 500_000, SteadyRate(39_000.0, 10.0, 3.9e5, 3.0))]
+    meta = {"date": "", "machine": {}, "config": {"warm_from": 0.6}}
+    report = build_report(meta, kafka, baseline, [], 10_000)
+    assert report["targets"]["kafka_p2_events_per_s"]["measured"] == 3_900.0
+    assert report["ratios"]["kafka_p2"] == round(1_900 / 39_000, 3)
+    assert report["ratios"]["kafka_p2_warm"] == 0.1
+    by_name = {row[0]: row for row in rows(report)}
+    assert by_name["Kafka job p=2, warm: from 60% of the backlog"][1:4] == [
+        "150,000",
+        "3,900",
+        "0.10",
+    ]
+    assert all(len(row) == len(COLUMNS) for row in rows(report))
+
+
+def test_a_run_too_short_to_warm_is_judged_on_its_whole_window() -> None:
+    kafka = [KafkaRun(2, 1000, SteadyRate(2_000.0, 60.0, 1.2e5, 5.0), {"p99_ms": 900.0})]
+    report = build_report({"date": "", "machine": {}, "config": {}}, kafka, [], [], 10_000)
+    assert report["targets"]["kafka_p2_events_per_s"]["measured"] == 2_000.0
+    assert report["ratios"]["kafka_p2_warm"] is None
+    assert [row[0] for row in rows(report)] == ["Kafka job p=2"]
