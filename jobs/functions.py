@@ -302,7 +302,8 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
     outputs (its results skip the side-output collector that ``process_element``'s go through,
     and a ``(tag, value)`` pair fails as a main-output row), so what a timer produces for a
     side output travels as a carrier row on the main output and the daily stage — already the
-    next Python stage — emits it to its side output (``jobs.codec.side_carrier``).
+    next Python stage — emits it to its side output (``jobs.codec.side_carrier``). The quirk is
+    pinned by tests/flink/test_pyflink_quirks.py, which fails once an upgrade fixes it.
     ``apply_to_keyed_state`` is not offered by PyFlink at all, hence re-pricing on next touch.
     """
 
