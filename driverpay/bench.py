@@ -42,6 +42,7 @@ from driverpay.bench_report import (
     KafkaRun,
     Sample,
     build_report,
+    cpu_lines,
     latency_summary,
     markdown,
     rows,
@@ -49,6 +50,7 @@ from driverpay.bench_report import (
     write_report,
 )
 from driverpay.check import compare, daily_from_truth
+from driverpay.cpu_window import CpuWindow
 from driverpay.generate import GenConfig, generate
 from driverpay.produce import order_key, produce, read_lines
 from udfs.events import EventType
@@ -65,6 +67,7 @@ DEFAULT_EVENTS = 500_000
 # compiling (C2 at ~23 % of a core each, 40k events in; 2 % by 400k events), and the job runs
 # at half its rate until then (docs/design.md, "Throughput").
 WARM_FROM = 0.6
+WARM_TO = 0.95  # the steady window's end: the last partitions drain after it
 QUICK_EVENTS = 20_000
 PROMETHEUS = tuple(f"http://127.0.0.1:{port}/metrics" for port in range(9249, 9253))
 JOB_SOURCE = "order_events_src"  # jobs/kafka_job.py's source table
@@ -151,14 +154,24 @@ def source_count(job_id: str, source_table: str) -> float:
 
 
 def watch_backlog(
-    job_id: str, source_table: str, total: int, timeout: float, advance: Callable[[float], None]
+    job_id: str,
+    source_table: str,
+    total: int,
+    timeout: float,
+    advance: Callable[[float], None],
+    observe: Callable[[float], None] | None = None,
 ) -> list[Sample]:
-    """Sample the source's count every 0.25 s until it has read ``total`` (or ``timeout``)."""
+    """Sample the source's count every 0.25 s until it has read ``total`` (or ``timeout``).
+
+    ``advance`` gets each increase (a progress bar), ``observe`` each cumulative count.
+    """
     started, seen = time.monotonic(), 0.0
     samples: list[Sample] = []
     while time.monotonic() - started < timeout:
         count = source_count(job_id, source_table)
         samples.append((time.monotonic() - started, count))
+        if observe is not None:
+            observe(count)
         advance(count - seen)
         seen = count
         if count >= total:
@@ -437,11 +450,17 @@ class Bench:
         rss: RssSampler,
     ) -> KafkaRun:
         read = self.task(f"p={parallelism}: job {job[:8]} reads the backlog", len(head))
+        cpu = CpuWindow(self.options.warm_from * len(head), WARM_TO * len(head))
         samples = watch_backlog(
-            job, JOB_SOURCE, len(head), backlog_timeout(len(head)), self._advance(read)
+            job,
+            JOB_SOURCE,
+            len(head),
+            backlog_timeout(len(head)),
+            self._advance(read),
+            cpu.observe,
         )
         rate = steady_rate(samples, len(head))
-        warm = steady_rate(samples, len(head), low=self.options.warm_from)
+        warm = steady_rate(samples, len(head), low=self.options.warm_from, high=WARM_TO)
         time.sleep(5)  # let the stages behind the source drain their buffers
         sustained = warm or rate  # the live phase runs on warm TaskManagers
         live_rate = max(
@@ -473,6 +492,7 @@ class Bench:
             mismatched,
             job,
             warm,
+            cpu.result(),
         )
 
     def _advance(self, task: TaskID) -> Callable[[float], None]:
@@ -716,6 +736,8 @@ def show(report: dict[str, Any]) -> None:
         table.add_row(*row)
     out = Console(width=max(Console().width, 160))
     out.print(table)
+    for line in cpu_lines(report):
+        out.print(line)
     for name, goal in report["targets"].items():
         verdict = {True: "[green]met[/]", False: "[red]not met[/]", None: "not measured"}
         out.print(f"{name}: {goal['measured']} vs target {goal['target']}: {verdict[goal['met']]}")

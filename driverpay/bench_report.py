@@ -104,6 +104,8 @@ class KafkaRun:
     # The same run's rate over the backlog's last part only, after the JIT compilers of the
     # freshly started TaskManagers have settled: the sustained rate (README, "Benchmark").
     warm: SteadyRate | None = None
+    # CPU by service over the warm window (driverpay.cpu_window.CpuWindow.result)
+    cpu: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -295,4 +297,20 @@ def markdown(report: dict[str, Any]) -> str:
     """The table as GitHub markdown (what the README's "Benchmark" section shows)."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(report)]
-    return "\n".join(lines) + "\n"
+    cpu = cpu_lines(report)
+    return "\n".join([*lines, "", *cpu] if cpu else lines) + "\n"
+
+
+def cpu_lines(report: dict[str, Any]) -> list[str]:
+    """One line per Kafka run: each service's share of a core and CPU per event, warm."""
+    out = []
+    for run in report["kafka"]:
+        cpu = run.get("cpu") or {}
+        if not cpu:
+            continue
+        parts = ", ".join(f"{name} {pct:,.0f} %" for name, pct in cpu["percent_of_a_core"].items())
+        out.append(
+            f"CPU over the warm window, p={run['parallelism']} ({cpu['seconds']} s): {parts}; "
+            f"{fmt(cpu['cpu_us_per_event'])} µs per event"
+        )
+    return out
