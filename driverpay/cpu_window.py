@@ -17,6 +17,7 @@ from typing import Any
 
 # Process command-line markers -> service; anything else on the machine is "other".
 SERVICES = (
+    ("driverpay.bench", "bench"),  # the benchmark itself: its polling is part of the load
     ("TaskManagerRunner", "taskmanagers"),
     ("StandaloneSessionClusterEntrypoint", "jobmanager"),
     ("kafka.Kafka", "kafka"),

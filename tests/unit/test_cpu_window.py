@@ -35,6 +35,7 @@ def test_processes_are_told_apart_by_their_command_line() -> None:
     assert service(
         "java org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint"
     ) == ("jobmanager")
+    assert service("/x/.venv/bin/python -m driverpay.bench --parallelism 2") == "bench"
     assert service("python -m pytest") == "other"
 
 
