@@ -243,8 +243,8 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
         if warm:
             name = f"Kafka job p={p}, warm: {warm_label(report['config'])}"
             r = fmt(report["ratios"].get(f"kafka_p{p}_warm"), ".2f")
-            out.append([name, f"{warm['window_events']:,.0f}", fmt(warm["events_per_s"]), r])
-            out[-1] += ["-"] * (len(COLUMNS) - 4)
+            events = f"{warm['window_events']:,.0f}"
+            out.append([name, events, fmt(warm["events_per_s"]), r, "-", "-", "-", "-"])
     for run in report["baseline"]:
         rate = run["rate"]["events_per_s"] if run["rate"] else None
         name = f"SQL baseline p={run['parallelism']}"

@@ -45,8 +45,8 @@ from jobs.bench_sql import (
     FIELDS,
     SOURCE_TABLE,
     cluster_environment,
+    cluster_kafka_options,
     file_options,
-    kafka_options,
     source_ddl,
 )
 from jobs.compat import checked_state, key_by_first_field
@@ -150,10 +150,7 @@ def main() -> None:
     if shape not in SHAPES:
         sys.exit(f"DRIVERPAY_FLOOR_SHAPE must be one of {SHAPES}, not {shape!r}")
     t_env = cluster_environment(f"{JOB_NAME}-{shape}")
-    bootstrap = os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
-    build(
-        t_env, kafka_options(bootstrap, os.environ.get("DRIVERPAY_GROUP_ID", "bench-floor")), shape
-    )
+    build(t_env, cluster_kafka_options("bench-floor"), shape)
 
 
 if __name__ == "__main__":

@@ -108,11 +108,16 @@ def cluster_environment(name: str) -> Any:
     return t_env
 
 
+def cluster_kafka_options(default_group: str) -> dict[str, str]:
+    """``kafka_options`` from ``DRIVERPAY_KAFKA`` and ``DRIVERPAY_GROUP_ID`` (``flink run -py``)."""
+    bootstrap = os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
+    return kafka_options(bootstrap, os.environ.get("DRIVERPAY_GROUP_ID", default_group))
+
+
 def main() -> None:
     """Entry point for ``flink run -py``: submit the Kafka baseline (detached)."""
     t_env = cluster_environment(JOB_NAME)
-    bootstrap = os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
-    run(t_env, kafka_options(bootstrap, os.environ.get("DRIVERPAY_GROUP_ID", "bench-sql")))
+    run(t_env, cluster_kafka_options("bench-sql"))
 
 
 def embedded(path: Path, parallelism: int) -> dict[str, float]:
