@@ -47,9 +47,9 @@ TRANSACTION_TIMEOUT_MS = "600000"
 # The sinks' producers. Every output is read read_committed, so a record is visible only when
 # the checkpoint that covers it commits; the sink flushes its producer at that checkpoint. A
 # producer may therefore wait up to 1 s to fill a batch at no cost in latency: at the default
-# 5 ms it sent a request per few records, and Kafka took 11-13 % of a core; at 1 s, 2.5 %, and
-# the job ran 10-25 % faster (docs/design.md, "Throughput"). 512 KiB per partition batch stays
-# well under the producer's max.request.size and the broker's message.max.bytes (1 MiB).
+# 5 ms it sent a request per few records, and Kafka took 11-13 % of a core; at 1 s, 2.5-3 %,
+# and the job at p=2 ran 20-30 % faster (docs/design.md, "Throughput"). A 512 KiB batch per
+# partition stays under the producer's max.request.size and the broker's message.max.bytes.
 PRODUCER_PROPERTIES = {
     "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
     "linger.ms": "1000",
