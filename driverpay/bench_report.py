@@ -243,17 +243,16 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
         if warm:
             name = f"Kafka job p={p}, warm: {warm_label(report['config'])}"
             r = fmt(report["ratios"].get(f"kafka_p{p}_warm"), ".2f")
-            events = f"{warm['window_events']:,.0f}"
-            out.append([name, events, fmt(warm["events_per_s"]), r, "-", "-", "-", "-"])
+            out.append(_rate_row(name, f"{warm['window_events']:,.0f}", warm["events_per_s"], r))
     for run in report["baseline"]:
         rate = run["rate"]["events_per_s"] if run["rate"] else None
         name = f"SQL baseline p={run['parallelism']}"
-        out.append([name, f"{run['events']:,}", fmt(rate), "1", "-", "-", "-", "-"])
+        out.append(_rate_row(name, f"{run['events']:,}", rate, "1"))
     for run in report["kafka_floors"]:
         p, rate = run["parallelism"], run["rate"]["events_per_s"] if run["rate"] else None
         name = f"Kafka {FLOOR_NAMES.get(run['name'], run['name'])} p={p}"
         r = fmt(report["ratios"].get(f"kafka_{run['name']}_p{p}"), ".2f")
-        out.append([name, f"{run['events']:,}", fmt(rate), r, "-", "-", "-", "-"])
+        out.append(_rate_row(name, f"{run['events']:,}", rate, r))
     names = {
         "job": "embedded driverpay run p=1",
         "baseline": "embedded SQL baseline p=1",
@@ -264,8 +263,13 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
     for run in report["embedded"]:
         r = "1" if run["name"] == "baseline" else fmt(ratio(run["events_per_s"], base), ".2f")
         name = names.get(run["name"], run["name"])
-        out.append([name, f"{run['events']:,}", fmt(run["events_per_s"]), r, "-", "-", "-", "-"])
+        out.append(_rate_row(name, f"{run['events']:,}", run["events_per_s"], r))
     return out
+
+
+def _rate_row(name: str, events: str, rate: float | None, ratio_cell: str) -> list[str]:
+    """A row with a rate only: the latency, checkpoint, memory and truth columns are ``-``."""
+    return [name, events, fmt(rate), ratio_cell] + ["-"] * (len(COLUMNS) - 4)
 
 
 COLUMNS = (
