@@ -13,35 +13,20 @@ take a Python ``BucketAssigner``, hence the Table API route: ``from_data_stream`
 
 Cost: no Python stage of its own. The parser dates each event once (the local-day rule) and
 the archive only projects the typed row in SQL; the Parquet writer (the jars of
-:func:`archive_jars`) is JVM work.
+``jobs.jars.ARCHIVE``) is JVM work.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 from pyflink.table.statement_set import StatementSet
 
 from jobs.codec import DATED_EVENT_TYPE
+from jobs.jars import ARCHIVE, ship_missing
 
-ROOT = Path(__file__).resolve().parents[1]
-JARS = ROOT / ".jars" / "archive"
 TABLE = "driverpay_archive"
 VIEW = "driverpay_archive_events"
-
-
-def archive_jars() -> list[str]:
-    """URIs of the Parquet + Hadoop jars (``scripts/stack/jars.sh`` resolves them from pom.xml).
-
-    Hand them to ``env.add_jars(*archive_jars())`` (embedded and cluster alike).
-    """
-    jars = sorted(JARS.glob("*.jar"))
-    if not any(j.name.startswith("flink-parquet") for j in jars):
-        raise FileNotFoundError(f"no Parquet jars in {JARS}: run `make jars`")
-    return [jar.as_uri() for jar in jars]
-
 
 # Fixed, whatever the job's parallelism: the file sink's single partition committer (max
 # parallelism 1) must never chain into a writer of parallelism 1, or it would take the job's max
@@ -102,6 +87,6 @@ def insert_sql() -> str:
 
 def attach_archive(env: StreamExecutionEnvironment, events: DataStream, base_path: str) -> None:
     """All-in-one for a job without a table environment of its own (e.g. the embedded run)."""
-    env.add_jars(*archive_jars())
+    ship_missing(env, ARCHIVE)
     t_env = StreamTableEnvironment.create(env)
     archive(events, base_path, t_env).attach_as_datastream()

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
 SOURCE_TABLE = "bench_events_src"  # the Prometheus operator name starts with Source:_<this>
 JOB_NAME = "driverpay-sql-baseline"
 EVENT_TYPES = ("ACCEPTED", "PICKED_UP", "DELIVERED", "CANCELLED", "UNASSIGNED")
@@ -100,8 +99,10 @@ def cluster_environment(name: str) -> Any:
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import StreamTableEnvironment
 
+    from jobs.jars import CONNECTORS, ship_missing
+
     env = StreamExecutionEnvironment.get_execution_environment()
-    env.add_jars(*(jar.as_uri() for jar in sorted((ROOT / ".jars" / "flink").glob("*.jar"))))
+    ship_missing(env, CONNECTORS)
     env.set_parallelism(int(os.environ.get("DRIVERPAY_PARALLELISM", "2")))
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("pipeline.name", name)

@@ -19,12 +19,13 @@ from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, 
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
 from driverpay import topics
-from jobs.archive import archive, archive_jars
+from jobs.archive import archive
 from jobs.codec import DAILY_COLUMNS, LEDGER_COLUMNS
 from jobs.compat import first_field
 from jobs.endpoints import Endpoints
 from jobs.faults import pricing_zones
 from jobs.functions import KafkaRowDecoder
+from jobs.jars import ARCHIVE, CONNECTORS, ship_missing
 from jobs.pg_schema import insert_sql, read_migrations, sink_columns
 from jobs.pipeline import build_pipeline
 from jobs.settings import MAX_PARALLELISM, JobSettings
@@ -272,9 +273,8 @@ def archive_path() -> str:
 def main() -> None:
     """Entry point for ``flink run -py``."""
     env = StreamExecutionEnvironment.get_execution_environment()
-    # Connector jars resolved by Maven (pom.xml) into .jars/flink, shipped with the job.
-    env.add_jars(*(jar.as_uri() for jar in sorted((ROOT / ".jars" / "flink").glob("*.jar"))))
-    env.add_jars(*archive_jars())  # Parquet writer for the raw archive (jobs/archive.py)
+    # Kafka, JDBC and the archive's Parquet writer: from the cluster's lib/, or shipped.
+    ship_missing(env, CONNECTORS, ARCHIVE)
     settings = JobSettings(parallelism=int(os.environ.get("DRIVERPAY_PARALLELISM", "2")))
     env.set_parallelism(settings.parallelism)
     env.set_max_parallelism(MAX_PARALLELISM)

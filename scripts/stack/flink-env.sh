@@ -23,8 +23,11 @@ render_flink_dirs() {
   echo "127.0.0.1:$REST_PORT" >"$FLINK_CONF_DIR/masters"
   echo "127.0.0.1" >"$FLINK_CONF_DIR/workers"
   # lib: the distribution's lib + flink-python (JM/TM need it to run Python UDF operators; the wheel keeps it in opt/)
+  # + the connectors and the archive's Parquet writer, loaded once here: shipped with each job, every submission
+  # left a copy in Metaspace until the cluster died of it (jobs/jars.py ships only what lib/ lacks)
   rm -f "$FLINK_LIB_DIR"/*.jar
-  ln -s "$PYFLINK_HOME"/lib/*.jar "$PYFLINK_HOME"/opt/flink-python-*.jar "$FLINK_LIB_DIR/"
+  ln -s "$PYFLINK_HOME"/lib/*.jar "$PYFLINK_HOME"/opt/flink-python-*.jar "$JARS"/flink/*.jar "$JARS"/archive/*.jar \
+    "$FLINK_LIB_DIR/"
   # plugins: only the Prometheus reporter (from .jars, pinned in pom.xml)
   rm -rf "$FLINK_PLUGINS_DIR"/*; cp -r "$JARS/plugins/." "$FLINK_PLUGINS_DIR/"
   # opt: the distribution's sql-client/python jars + flink-sql-gateway (the pip wheel lacks it; sql-client.sh looks here)

@@ -52,5 +52,4 @@ cp -r "$FLINK_CONF_DIR" "$session/conf"
 printf '%s\n' "logger.sqlinit.name = org.apache.flink.table.client.cli.CliClient" "logger.sqlinit.level = WARN" \
   >>"$session/conf/log4j-cli.properties"
 export FLINK_CONF_DIR="$session/conf"
-jars=(); for j in "$JARS"/flink/*.jar; do jars+=(--jar "$j"); done   # as sql-client.sh, which resets FLINK_CONF_DIR
-"$FLINK_BIN/sql-client.sh" embedded "${jars[@]}" "${args[@]}"
+"$FLINK_BIN/sql-client.sh" embedded "${args[@]}"   # connectors: the cluster's lib/ (flink-env.sh)

@@ -14,5 +14,5 @@ driverpay stack up in $((SECONDS - t0))s
   kafka      127.0.0.1:${KAFKA_PORT:-9092}  (pid $(cat "$RUN/kafka/kafka.pid"), logs .run/kafka/logs)
   postgres   postgresql://driverpay@127.0.0.1:${PG_PORT:-5432}/driverpay, reader driverpay_reader, owner driverpay_owner  (scram-sha-256; passwords in .run/secrets/pgpass: export PGPASSFILE)
   flink      http://127.0.0.1:${FLINK_REST_PORT:-8081}  FLINK_CONF_DIR=.run/flink/conf  prometheus ports ${FLINK_PROM_PORTS:-9249-9252} (JM first, then each TM) /metrics  (logs .run/flink/log)
-  job jars   .jars/flink/*.jar   sql client: scripts/stack/sql-client.sh   kafka cli: scripts/stack/kafka-tool.sh
+  connectors .jars/{flink,archive} in the cluster's lib/   sql client: scripts/stack/sql-client.sh   kafka cli: scripts/stack/kafka-tool.sh
 SUMMARY
