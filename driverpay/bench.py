@@ -53,6 +53,7 @@ from driverpay.check import compare, daily_from_truth
 from driverpay.cpu_window import CpuWindow
 from driverpay.generate import GenConfig, generate
 from driverpay.produce import order_key, produce, read_lines
+from driverpay.profile_window import ProfileWindow
 from udfs.events import EventType
 from udfs.money import from_minor
 from udfs.timefmt import format_ms, parse_rfc3339_ms
@@ -72,6 +73,7 @@ QUICK_EVENTS = 20_000
 PROMETHEUS = tuple(f"http://127.0.0.1:{port}/metrics" for port in range(9249, 9253))
 JOB_SOURCE = "order_events_src"  # jobs/kafka_job.py's source table
 KAFKA_FLOORS = ("sql-lifecycle", "sql-lifecycle-daily", "job-shape")  # doing no work
+PROFILE_SECONDS = 20  # --profile: inside the warm window at p=2 (~35 s), most of it at p=1
 MARKER = "bench-"  # driver and order ids of latency markers (never in the generator's truth)
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -94,6 +96,7 @@ class Options:
     spread: bool = True  # one TaskManager per subtask of the job (one Python interpreter each)
     kafka_floors: tuple[str, ...] = KAFKA_FLOORS  # at the largest parallelism
     warm_from: float = WARM_FROM
+    profile: bool = False  # py-spy flame graphs of the TaskManagers over the warm window
 
     @property
     def orders(self) -> int:
@@ -454,15 +457,26 @@ class Bench:
     ) -> KafkaRun:
         read = self.task(f"p={parallelism}: job {job[:8]} reads the backlog", len(head))
         cpu = CpuWindow(self.options.warm_from * len(head), WARM_TO * len(head))
+        prefix = self.options.out / f"profile-{self.tag}-p{parallelism}"
+        profile = ProfileWindow(
+            self.options.warm_from * len(head), PROFILE_SECONDS, prefix, stackctl.taskmanager_pids
+        )
+
+        def observe(count: float) -> None:
+            cpu.observe(count)
+            if self.options.profile:
+                profile.observe(count)
+
         samples = watch_backlog(
             job,
             JOB_SOURCE,
             len(head),
             backlog_timeout(len(head)),
             self._advance(read),
-            cpu.observe,
+            observe,
             every=1.0,
         )
+        profiles = profile.finish()
         rate = steady_rate(samples, len(head))
         warm = steady_rate(samples, len(head), low=self.options.warm_from, high=WARM_TO)
         time.sleep(5)  # let the stages behind the source drain their buffers
@@ -497,6 +511,7 @@ class Bench:
             job,
             warm,
             cpu.result(),
+            profiles,
         )
 
     def _advance(self, task: TaskID) -> Callable[[float], None]:
@@ -742,6 +757,9 @@ def show(report: dict[str, Any]) -> None:
     out.print(table)
     for line in cpu_lines(report):
         out.print(line)
+    for run in report["kafka"]:
+        for svg, outcome in (run.get("profiles") or {}).items():
+            out.print(f"flame graph, p={run['parallelism']}: {svg}: {outcome}")
     for name, goal in report["targets"].items():
         verdict = {True: "[green]met[/]", False: "[red]not met[/]", None: "not measured"}
         out.print(f"{name}: {goal['measured']} vs target {goal['target']}: {verdict[goal['met']]}")
@@ -779,6 +797,13 @@ def main(
             "a TaskManager's Python operators share one interpreter)"
         ),
     ] = True,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            help=f"py-spy flame graphs of each TaskManager for {PROFILE_SECONDS} s from the warm "
+            "window's start (OUTPUT/profile-*.svg; needs ptrace rights over the JVMs)"
+        ),
+    ] = False,
 ) -> None:
     """Benchmark the deployed job against a pure Flink SQL baseline (README, "Benchmark")."""
     options = Options(
@@ -795,6 +820,7 @@ def main(
         cancel_leftovers=cancel_leftovers,
         spread=spread,
         kafka_floors=KAFKA_FLOORS if kafka_floors else (),
+        profile=profile,
     )
     stackctl.flink("/overview")  # fail fast, before generating, if the stack is down
     report = run_bench(options)

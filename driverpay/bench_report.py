@@ -106,6 +106,8 @@ class KafkaRun:
     warm: SteadyRate | None = None
     # CPU by service over the warm window (driverpay.cpu_window.CpuWindow.result)
     cpu: dict[str, Any] = field(default_factory=dict)
+    # --profile: flame graph file -> "ok" or why not (driverpay.profile_window)
+    profiles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -306,15 +308,26 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def cpu_lines(report: dict[str, Any]) -> list[str]:
-    """One line per Kafka run: each service's share of a core and CPU per event, warm."""
+    """Per Kafka run, warm: each service's share of a core and CPU per event.
+
+    Then, when measured, the TaskManagers' threads: Flink's task threads are the job's stages.
+    """
     out = []
     for run in report["kafka"]:
         cpu = run.get("cpu") or {}
         if not cpu:
             continue
-        parts = ", ".join(f"{name} {pct:,.0f} %" for name, pct in cpu["percent_of_a_core"].items())
         out.append(
-            f"CPU over the warm window, p={run['parallelism']} ({cpu['seconds']} s): {parts}; "
-            f"{fmt(cpu['cpu_us_per_event'])} µs per event"
+            f"CPU over the warm window, p={run['parallelism']} ({cpu['seconds']} s): "
+            f"{_percents(cpu['percent_of_a_core'])}; {fmt(cpu['cpu_us_per_event'])} µs per event"
         )
+        if cpu.get("taskmanager_threads"):
+            out.append(
+                f"TaskManager threads, p={run['parallelism']}: "
+                f"{_percents(cpu['taskmanager_threads'])}"
+            )
     return out
+
+
+def _percents(shares: dict[str, float]) -> str:
+    return ", ".join(f"{name} {pct:,.0f} %" for name, pct in shares.items())
