@@ -2,7 +2,7 @@
 
 The local cluster loads them from its ``lib/`` (``scripts/stack/flink-env.sh``), once, in the
 parent class loader. A jar shipped with a job is loaded again into that job's own class loader,
-and a session cluster never released those: 10 MB of the JobManager's Metaspace and 25 MB of
+and a session cluster never released those: 10-11 MB of the JobManager's Metaspace and 26 MB of
 a TaskManager's per submission, until ``OutOfMemoryError: Metaspace`` took the cluster down
 (docs/design.md, "Upgrades and rescaling"). An embedded run's JVM (the one PyFlink starts) has
 none of them, so it gets them all.
