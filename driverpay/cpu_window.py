@@ -89,9 +89,9 @@ def shares(
 ) -> dict[str, float]:
     """Percent of one core per name between two snapshots, for processes (threads) in both."""
     out: dict[str, float] = {}
-    for pid, (name, ticks) in after.items():
-        if pid in before and seconds > 0:
-            used = (ticks - before[pid][1]) / hz / seconds * 100
+    for key, (name, ticks) in after.items():
+        if key in before and seconds > 0:
+            used = (ticks - before[key][1]) / hz / seconds * 100
             out[name] = out.get(name, 0.0) + used
     return {name: round(value, 1) for name, value in sorted(out.items())}
 

@@ -16,6 +16,7 @@ import pytest
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from jobs.embedded import run_file
+from jobs.jars import CONNECTORS, jars_in
 from jobs.pg_schema import split_statements
 from jobs.settings import JobSettings
 from jobs.sql_catalog import (
@@ -49,7 +50,7 @@ JDBC = {"url": "jdbc:postgresql://127.0.0.1:5432/driverpay", "username": "u", "p
 @pytest.fixture(scope="module")
 def t_env() -> TableEnvironment:
     env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
-    jars = sorted((ROOT / ".jars" / "flink").glob("*.jar"))
+    jars = jars_in(CONNECTORS)
     env.get_config().set("pipeline.jars", ";".join(jar.as_uri() for jar in jars))
     env.get_config().set("table.local-time-zone", "UTC")
     env.get_config().set("parallelism.default", "1")
