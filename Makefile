@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR := .out/demo
 DEMO_ORDERS ?= 20000
 
-.PHONY: bootstrap jars demo test lint typecheck unit flink-tests stack-tests up down submit upgrade sql bench bench-api clean
+.PHONY: bootstrap jars demo test lint typecheck up down submit upgrade sql bench bench-api clean
 
 bootstrap:
 	@scripts/bootstrap.sh

@@ -59,6 +59,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from driverpay.api_models import DailyPay, ErrorBody, Health, PayLine, PayLines
 from driverpay.secrets import ensure_pgpassfile_env
+from jobs.endpoints import DEFAULT_READ_DSN
 from udfs.events import (
     MAX_ID_CHARS,
     MalformedEventError,
@@ -72,7 +73,6 @@ from udfs.timefmt import format_ms, from_datetime
 log = logging.getLogger("driverpay.api")
 
 READ_DSN_ENV = "DRIVERPAY_PG_READ_DSN"
-DEFAULT_READ_DSN = "postgresql://driverpay_reader@127.0.0.1:5432/driverpay"
 TOKEN_ENV = "DRIVERPAY_API_TOKEN"
 POOL_MIN_ENV = "DRIVERPAY_API_POOL_MIN"
 POOL_MAX_ENV = "DRIVERPAY_API_POOL_MAX"

@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from driverpay import stackctl
+from driverpay import stackctl, topics
 from driverpay.bench_core import replay
 from driverpay.bench_report import (
     COLUMNS,
@@ -348,13 +348,13 @@ class LivePhase:
         while sent < len(self.tail):
             due = min(len(self.tail), int((time.monotonic() - started) * self.rate) + 1)
             for line in self.tail[sent:due]:
-                producer.produce("order-events", value=line, key=order_key(line))
+                producer.produce(topics.ORDER_EVENTS, value=line, key=order_key(line))
                 clock = max(clock, event_ms(line) or 0)
             sent = due
             if clock and time.monotonic() - started >= markers * self.marker_every_s:
                 for line in marker_events(self.tag, markers, self.zone, clock):
                     producer.produce(
-                        "order-events", line, key=order_key(line), on_delivery=self._delivered
+                        topics.ORDER_EVENTS, line, key=order_key(line), on_delivery=self._delivered
                     )
                 poller.expect(f"{MARKER}{self.tag}-{markers:05d}")
                 markers += 1

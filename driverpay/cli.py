@@ -7,12 +7,14 @@ import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote, urlparse
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from driverpay import paycmd
+from driverpay import paycmd, topics
+from jobs.settings import ARCHIVE_ENV, DEFAULT_ARCHIVE
 
 app = typer.Typer(help="driverpay: drivers' daily pay from order events.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -160,7 +162,7 @@ def demo(
 def produce(
     events: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines")],
     rate: Annotated[float, typer.Option(min=0, help="max records/s (0 = unlimited)")] = 0.0,
-    topic: str = "order-events",
+    topic: str = topics.ORDER_EVENTS,
 ) -> None:
     """Send an events file into Kafka (DRIVERPAY_KAFKA), keyed by order_id."""
     from driverpay.produce import produce as send
@@ -221,9 +223,20 @@ def _bad_input(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _archive_path(archive: Path | None) -> Path:
-    """``--archive``, else DRIVERPAY_ARCHIVE, else the embedded run's ``.out/demo/archive``."""
-    return archive or Path(os.environ.get("DRIVERPAY_ARCHIVE", ".out/demo/archive"))
+def archive_path(archive: Path | None, stream: Path | None = None) -> Path:
+    """Where the raw events are: what a reconcile must compare with what it reconciles.
+
+    ``--archive``, else DRIVERPAY_ARCHIVE (a folder or a ``file://`` URI, as the cluster's job
+    takes it), else the embedded run's ``DIR/archive`` when comparing with ``--stream DIR``,
+    else the cluster job's default ``.run/archive`` (docs/contracts.md §9).
+    """
+    if archive is not None:
+        return archive
+    configured = os.environ.get(ARCHIVE_ENV)
+    if configured:
+        uri = urlparse(configured)
+        return Path(unquote(uri.path)) if uri.scheme == "file" else Path(configured)
+    return stream / "archive" if stream is not None else Path(DEFAULT_ARCHIVE)
 
 
 ZONES_VERSIONS_HELP = (
@@ -259,7 +272,8 @@ def recompute(
     date_: Annotated[str, typer.Option("--date", help="local pay date, YYYY-MM-DD")],
     output: Annotated[Path, typer.Option("--output", "-o", file_okay=False)],
     archive: Annotated[
-        Path | None, typer.Option(help="raw event archive (default: DRIVERPAY_ARCHIVE)")
+        Path | None,
+        typer.Option(help="raw event archive (default: DRIVERPAY_ARCHIVE, else .run/archive)"),
     ] = None,
     zone: Annotated[str | None, typer.Option(help="one zone only (default: all)")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="processes")] = 2,
@@ -285,7 +299,7 @@ def recompute(
         task = bar.add_task(f"recomputing {day}", total=None)
         try:
             summary = run_recompute(
-                _archive_path(archive),
+                archive_path(archive),
                 day,
                 zones_yaml,
                 output,
@@ -313,7 +327,11 @@ def reconcile(
         Path | None, typer.Option(help="embedded run folder (default: PostgreSQL)")
     ] = None,
     archive: Annotated[
-        Path | None, typer.Option(help="raw event archive (default: DRIVERPAY_ARCHIVE)")
+        Path | None,
+        typer.Option(
+            help="raw event archive (default: DRIVERPAY_ARCHIVE, else --stream DIR/archive, "
+            "else .run/archive)"
+        ),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     apply: Annotated[bool, typer.Option(help="emit correcting ledger lines")] = False,
@@ -364,7 +382,7 @@ def reconcile(
             report = run_reconcile(
                 day,
                 zones_yaml,
-                _archive_path(archive),
+                archive_path(archive, stream),
                 folder,
                 stream=stream,
                 dsn=os.environ.get("DRIVERPAY_PG_DSN", DEFAULT_DSN),

@@ -38,7 +38,6 @@ from udfs.timefmt import format_ms
 from udfs.zones_history import history_from
 
 HOUR = 3_600_000
-ARCHIVE_ENV = "DRIVERPAY_ARCHIVE"
 _SORT_ROW_BYTES = 120
 _TYPES = {t.value: t for t in EventType}
 # Same tie order as udfs.lifecycle's derivation (release < accept < pick-up < end), so feeding

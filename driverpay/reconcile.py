@@ -25,11 +25,12 @@ from typing import Any
 
 from driverpay import topics
 from driverpay.recompute import read_jsonl, recompute
+from jobs.endpoints import DEFAULT_PG_DSN
 from udfs.ledger import PayLine
 from udfs.money import from_minor
 from udfs.reconcile import corrections, driver_day, line_from_record
 
-DEFAULT_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"
+DEFAULT_DSN = DEFAULT_PG_DSN
 TOPIC = topics.PAY_CORRECTIONS
 CORRECTIONS_FILE = "pay_corrections.jsonl"
 

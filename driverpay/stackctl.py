@@ -21,10 +21,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from driverpay import topics
 from driverpay.secrets import ensure_pgpassfile_env
+from jobs.endpoints import DEFAULT_PG_DSN
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA = "127.0.0.1:9092"
-PG_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"
+PG_DSN = DEFAULT_PG_DSN
 # TRUNCATE is the owner's privilege only (the job's writer role cannot empty pay tables)
 PG_OWNER_DSN = "postgresql://driverpay_owner@127.0.0.1:5432/driverpay"
 FLINK = "http://127.0.0.1:8081"

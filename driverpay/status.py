@@ -21,6 +21,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from driverpay import topics
+from jobs.endpoints import DEFAULT_READ_DSN
+
 FLINK_REST_ENV = "DRIVERPAY_FLINK_REST"
 DEFAULT_FLINK_REST = "http://127.0.0.1:8081"
 # The reporter's port range (scripts/stack/flink-env.sh): the JobManager first, then each
@@ -28,7 +31,7 @@ DEFAULT_FLINK_REST = "http://127.0.0.1:8081"
 DEFAULT_PROMETHEUS = tuple(f"http://127.0.0.1:{port}/metrics" for port in range(9249, 9253))
 DEFAULT_RECONCILE_DIR = Path(".run/reconcile")
 JOB_NAME = "driverpay"  # pipeline.name set by scripts/stack/submit.sh
-INPUT_TOPICS = ("order-events", "pay-corrections")  # both read with the job's group id
+INPUT_TOPICS = (topics.ORDER_EVENTS, topics.PAY_CORRECTIONS)  # both read with the job's group id
 HTTP_TIMEOUT_S = 5.0
 METRIC_PREFIX = "flink_taskmanager_job_task_operator_driverpay_"
 # The counters the README's alert table names, in the order a person reads them.
@@ -425,14 +428,14 @@ class Sources:
     prometheus: tuple[str, ...] = DEFAULT_PROMETHEUS
     kafka: str = "127.0.0.1:9092"
     group_id: str = "driverpay"
-    read_dsn: str = "postgresql://driverpay_reader@127.0.0.1:5432/driverpay"
+    read_dsn: str = DEFAULT_READ_DSN
     reconcile_dir: Path = DEFAULT_RECONCILE_DIR
     job_id: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Sources:
         """The same variables the job and the API read, so status looks where they work."""
-        from driverpay.api import DEFAULT_READ_DSN, READ_DSN_ENV
+        from driverpay.api import READ_DSN_ENV
 
         env = os.environ
         base = cls(

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from driverpay import topics
+
 SOURCE_TABLE = "bench_events_src"  # the Prometheus operator name starts with Source:_<this>
 JOB_NAME = "driverpay-sql-baseline"
 EVENT_TYPES = ("ACCEPTED", "PICKED_UP", "DELIVERED", "CANCELLED", "UNASSIGNED")
@@ -42,7 +44,7 @@ def kafka_options(bootstrap: str, group_id: str) -> dict[str, str]:
     """``order-events`` from the earliest offset, read_committed like the job."""
     return {
         "connector": "kafka",
-        "topic": "order-events",
+        "topic": topics.ORDER_EVENTS,
         "properties.bootstrap.servers": bootstrap,
         "properties.group.id": group_id,
         "properties.isolation.level": "read_committed",

@@ -18,7 +18,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from driverpay.secrets import ensure_pgpassfile_env, lookup_password
 
-DEFAULT_PG_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"
+DEFAULT_PG_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"  # the job's writer role
+DEFAULT_READ_DSN = "postgresql://driverpay_reader@127.0.0.1:5432/driverpay"  # read API, status
 
 # libpq keywords -> PgJDBC URL parameters where the names differ; others are passed as they are
 # (sslmode, sslrootcert, sslcert, sslkey, options are spelled the same by both).

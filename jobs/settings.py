@@ -7,13 +7,18 @@ from dataclasses import dataclass
 MINUTE = 60_000
 HOUR = 60 * MINUTE
 # Key groups of every keyed state: the most subtasks a savepoint can ever be rescaled to. Fixed
-# here because changing it makes every existing savepoint unusable (docs/design.md, "Rescaling").
+# here because changing it makes every existing savepoint unusable (docs/design.md, "Upgrades
+# and rescaling").
 MAX_PARALLELISM = 128
+# The raw event archive of the cluster's job: a folder or any Flink file-system URI, the project
+# root's .run/archive by default (docs/contracts.md §9). The CLI reads the same defaults.
+ARCHIVE_ENV = "DRIVERPAY_ARCHIVE"
+DEFAULT_ARCHIVE = ".run/archive"
 
 
 @dataclass(frozen=True)
 class JobSettings:
-    """Defaults and their reasons are in docs/design.md ("Late data and state lifetime")."""
+    """Defaults and their reasons are in docs/design.md ("Event time, watermarks and late data")."""
 
     out_of_orderness_ms: int = 2 * MINUTE  # watermark lag behind the largest event time seen
     idleness_ms: int = MINUTE  # a source split silent this long stops holding watermarks back

@@ -22,7 +22,7 @@ from udfs.timefmt import format_ms
 from udfs.zones import Zone
 
 # A driver-day with more lines than this is not a day of deliveries; further lines are
-# quarantined, which also bounds this key's state (docs/contracts.md, "Limits").
+# quarantined, which also bounds this key's state (docs/contracts.md §2, "What is never paid").
 MAX_LINES_PER_DAY = 5_000
 
 

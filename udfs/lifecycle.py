@@ -29,7 +29,7 @@ _RANK = {
 }
 # An honest order has a handful of events (accept, pick-up, end, maybe a release and re-accept);
 # more than this is a replaying or hostile producer, and is quarantined instead of stored, so an
-# order's state and per-event cost stay bounded (docs/contracts.md, "Limits").
+# order's state and per-event cost stay bounded (docs/contracts.md §2, "What is never paid").
 MAX_ORDER_EVENTS = 64
 _ZERO = Decimal(0)  # 0 - x, unlike -x, never yields a negative zero ("-0.00")
 _CLOSING = frozenset({EventType.DELIVERED, EventType.CANCELLED})

@@ -38,9 +38,9 @@ from udfs.timefmt import parse_rfc3339_ms
 from udfs.zones import MAX_MULTIPLIER, MAX_RATE_PER_MINUTE
 
 DriverDay = tuple[str, str]  # (driver_id, pay_date ISO)
-# What a correction on the ``pay-corrections`` input may carry (docs/contracts.md, "Limits"):
-# its text and numbers reach PostgreSQL, where a NUL, a BIGINT overflow or a NUMERIC out of
-# range would fail the sink and restart the job on the same record forever.
+# What a correction on the ``pay-corrections`` input may carry (docs/contracts.md §5,
+# "corrections (input)"): its text and numbers reach PostgreSQL, where a NUL, a BIGINT overflow
+# or a NUMERIC out of range would fail the sink and restart the job on the same record forever.
 MAX_CORRECTION_MINOR = 10**12  # |amount| in minor units: 5,000 lines a day stay inside BIGINT
 MAX_REASON_CHARS = 500
 _MAX_SPAN_MS = MAX_EVENT_MS - MIN_EVENT_MS

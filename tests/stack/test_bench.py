@@ -1,4 +1,4 @@
-"""``make bench --quick`` end to end (about 4 minutes, so only with DRIVERPAY_BENCH_SMOKE=1)."""
+"""``make bench BENCH_ARGS=--quick`` end to end (~4 min: only with DRIVERPAY_BENCH_SMOKE=1)."""
 
 from __future__ import annotations
 
