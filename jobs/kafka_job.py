@@ -28,7 +28,7 @@ from jobs.functions import KafkaRowDecoder
 from jobs.jars import ARCHIVE, CONNECTORS, ship_missing
 from jobs.pg_schema import insert_sql, read_migrations, sink_columns
 from jobs.pipeline import build_pipeline
-from jobs.settings import MAX_PARALLELISM, JobSettings
+from jobs.settings import ARCHIVE_ENV, DEFAULT_ARCHIVE, MAX_PARALLELISM, JobSettings
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -267,7 +267,7 @@ def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSe
 
 def archive_path() -> str:
     """``DRIVERPAY_ARCHIVE``: a folder or any Flink file-system URI (default .run/archive)."""
-    return os.environ.get("DRIVERPAY_ARCHIVE") or (ROOT / ".run" / "archive").as_uri()
+    return os.environ.get(ARCHIVE_ENV) or (ROOT / DEFAULT_ARCHIVE).as_uri()
 
 
 def main() -> None:
