@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -52,6 +52,7 @@ from driverpay.bench_report import (
 from driverpay.check import compare, daily_from_truth
 from driverpay.cpu_window import CpuWindow
 from driverpay.generate import GenConfig, generate
+from driverpay.host_speed import HostSpeed
 from driverpay.produce import order_key, produce, read_lines
 from driverpay.profile_window import ProfileWindow
 from udfs.events import EventType
@@ -73,6 +74,11 @@ QUICK_EVENTS = 20_000
 PROMETHEUS = tuple(f"http://127.0.0.1:{port}/metrics" for port in range(9249, 9253))
 JOB_SOURCE = "order_events_src"  # jobs/kafka_job.py's source table
 KAFKA_FLOORS = ("sql-lifecycle", "sql-lifecycle-daily", "job-shape")  # doing no work
+# The job's source count is read from every TaskManager's Prometheus page: each read costs the
+# TaskManager's reporter and the bench's parsing CPU on the machine being measured (together
+# 17-19 % of a core when read every second, docs/design.md, "Throughput"), so every 5 s, as a
+# scraper would; the warm window still holds ten or more samples.
+JOB_POLL_S = 5.0
 PROFILE_SECONDS = 20  # --profile: inside the warm window at p=2 (~35 s), most of it at p=1
 MARKER = "bench-"  # driver and order ids of latency markers (never in the generator's truth)
 console = Console(stderr=True)
@@ -467,15 +473,16 @@ class Bench:
             if self.options.profile:
                 profile.observe(count)
 
-        samples = watch_backlog(
-            job,
-            JOB_SOURCE,
-            len(head),
-            backlog_timeout(len(head)),
-            self._advance(read),
-            observe,
-            every=1.0,
-        )
+        with HostSpeed() as speed:
+            samples = watch_backlog(
+                job,
+                JOB_SOURCE,
+                len(head),
+                backlog_timeout(len(head)),
+                self._advance(read),
+                observe,
+                every=JOB_POLL_S,
+            )
         profiles = profile.finish()
         rate = steady_rate(samples, len(head))
         warm = steady_rate(samples, len(head), low=self.options.warm_from, high=WARM_TO)
@@ -512,6 +519,7 @@ class Bench:
             warm,
             cpu.result(),
             profiles,
+            speed.result(),
         )
 
     def _advance(self, task: TaskID) -> Callable[[float], None]:
@@ -551,13 +559,18 @@ class Bench:
         self.progress.update(prep, completed=1, total=1)
         try:
             read = self.task(f"{what} p={parallelism}: job {job[:8]} reads", len(day.lines))
-            samples = watch_backlog(
-                job, SOURCE_TABLE, len(day.lines), len(day.lines) / 2000 + 120, self._advance(read)
-            )
+            with HostSpeed() as speed:
+                samples = watch_backlog(
+                    job,
+                    SOURCE_TABLE,
+                    len(day.lines),
+                    len(day.lines) / 2000 + 120,
+                    self._advance(read),
+                )
         finally:
             stackctl.cancel_job(job)
         rate = steady_rate(samples, len(day.lines))
-        return BaselineRun(parallelism, len(day.lines), rate, job, name)
+        return BaselineRun(parallelism, len(day.lines), rate, job, name, speed.result())
 
     def embedded_runs(self, day: Day) -> list[EmbeddedRun]:
         """The runs on the events file, each at parallelism 1 and measured on its own.
@@ -580,7 +593,9 @@ class Bench:
         done = []
         for what, step, args in runs:
             task = self.task(f"embedded: {what}")
-            done.append(attempt(step, *args))  # one failure leaves the others' figures
+            with HostSpeed() as speed:
+                run = attempt(step, *args)  # one failure leaves the others' figures
+            done.append(replace(run, host=speed.result()) if run is not None else None)
             self.progress.update(task, completed=1, total=1)
         return [run for run in done if run is not None]
 

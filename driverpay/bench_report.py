@@ -108,6 +108,8 @@ class KafkaRun:
     cpu: dict[str, Any] = field(default_factory=dict)
     # --profile: flame graph file -> "ok" or why not (driverpay.profile_window)
     profiles: dict[str, str] = field(default_factory=dict)
+    # The cores' speed while the backlog was read (driverpay.host_speed.HostSpeed.result)
+    host: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -122,6 +124,7 @@ class BaselineRun:
     rate: SteadyRate | None
     job_id: str = ""
     name: str = "baseline"
+    host: dict[str, Any] = field(default_factory=dict)  # the cores' speed (driverpay.host_speed)
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ class EmbeddedRun:
     name: str
     events: int
     seconds: float
+    host: dict[str, Any] = field(default_factory=dict)  # the cores' speed (driverpay.host_speed)
 
     @property
     def events_per_s(self) -> float:
@@ -239,22 +243,24 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
                 f"{fmt(cp.get('avg_ms'))} / {fmt(cp.get('max_ms'))}",
                 f"{fmt(rss.get('start'))} -> {fmt(rss.get('peak'))}",
                 {True: "yes", False: "NO", None: "-"}[run["correct"]],
+                host_cell(run),
             ]
         )
         warm = run.get("warm")
         if warm:
             name = f"Kafka job p={p}, warm: {warm_label(report['config'])}"
             r = fmt(report["ratios"].get(f"kafka_p{p}_warm"), ".2f")
-            out.append(_rate_row(name, f"{warm['window_events']:,.0f}", warm["events_per_s"], r))
+            events = f"{warm['window_events']:,.0f}"
+            out.append(_rate_row(name, events, warm["events_per_s"], r, host_cell(run)))
     for run in report["baseline"]:
         rate = run["rate"]["events_per_s"] if run["rate"] else None
         name = f"SQL baseline p={run['parallelism']}"
-        out.append(_rate_row(name, f"{run['events']:,}", rate, "1"))
+        out.append(_rate_row(name, f"{run['events']:,}", rate, "1", host_cell(run)))
     for run in report["kafka_floors"]:
         p, rate = run["parallelism"], run["rate"]["events_per_s"] if run["rate"] else None
         name = f"Kafka {FLOOR_NAMES.get(run['name'], run['name'])} p={p}"
         r = fmt(report["ratios"].get(f"kafka_{run['name']}_p{p}"), ".2f")
-        out.append(_rate_row(name, f"{run['events']:,}", rate, r))
+        out.append(_rate_row(name, f"{run['events']:,}", rate, r, host_cell(run)))
     names = {
         "job": "embedded driverpay run p=1",
         "baseline": "embedded SQL baseline p=1",
@@ -265,13 +271,26 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
     for run in report["embedded"]:
         r = "1" if run["name"] == "baseline" else fmt(ratio(run["events_per_s"], base), ".2f")
         name = names.get(run["name"], run["name"])
-        out.append(_rate_row(name, f"{run['events']:,}", run["events_per_s"], r))
+        out.append(_rate_row(name, f"{run['events']:,}", run["events_per_s"], r, host_cell(run)))
     return out
 
 
-def _rate_row(name: str, events: str, rate: float | None, ratio_cell: str) -> list[str]:
+def _rate_row(
+    name: str, events: str, rate: float | None, ratio_cell: str, host: str = "-"
+) -> list[str]:
     """A row with a rate only: the latency, checkpoint, memory and truth columns are ``-``."""
-    return [name, events, fmt(rate), ratio_cell] + ["-"] * (len(COLUMNS) - 4)
+    return [name, events, fmt(rate), ratio_cell] + ["-"] * (len(COLUMNS) - 5) + [host]
+
+
+def host_cell(run: dict[str, Any]) -> str:
+    """The cores' speed during a run: median ns per loop (fastest-slowest); ``-`` if unmeasured.
+
+    Runs are comparable only at similar speeds (driverpay.host_speed).
+    """
+    host = run.get("host") or {}
+    if not host:
+        return "-"
+    return f"{host['loop_ns_median']:.0f} ({host['loop_ns_min']:.0f}-{host['loop_ns_max']:.0f})"
 
 
 COLUMNS = (
@@ -283,6 +302,7 @@ COLUMNS = (
     "checkpoint avg / max ms",
     "TM RSS MB start -> peak",
     "totals = truth",
+    "host: ns per loop (lower = faster)",
 )
 
 
