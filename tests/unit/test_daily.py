@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from udfs.daily import DailyTotals, Verdict
@@ -34,6 +35,18 @@ def test_a_line_moves_the_total_and_emits_a_new_version() -> None:
     assert step.emit is not None
     assert (step.emit["total"], step.emit["line_count"], step.emit["version"]) == ("9.00", 1, 1)
     assert step.timer_ms == MIDNIGHT + HOUR
+
+
+def test_the_total_is_the_sum_of_rounded_lines_not_a_rounded_sum() -> None:
+    """Three one-second lines at 0.30/min earn 0.005 each: 0.01 per line, so 0.03, not 0.02."""
+    state, step = None, None
+    for order in ("o-1", "o-2", "o-3"):
+        one_second = line(order, AT_10, AT_10 + 1_000)
+        assert one_second.amount == Decimal("0.01")
+        state, step = TOTALS.on_line(state, one_second, AT_10 + 1_000, NO_WATERMARK)
+    assert step is not None
+    assert step.emit is not None
+    assert (step.emit["total"], step.emit["line_count"]) == ("0.03", 3)
 
 
 def test_the_same_line_id_again_is_a_duplicate_and_moves_nothing() -> None:

@@ -77,13 +77,6 @@ def test_pay_amount_is_a_decimal_rounded_once_to_the_minor_unit() -> None:
     assert amount == Decimal("7.20")  # 0.35 x 20.576120833 min = 7.2016422916...
 
 
-def test_daily_total_is_the_sum_of_rounded_lines_not_the_rounded_sum() -> None:
-    lines = [pay_amount(RATE_030, Decimal(SECOND), "USD") for _ in range(3)]
-    assert sum(lines) == Decimal("0.03")
-    exact = sum((RATE_030 * SECOND / 60_000 for _ in range(3)), Decimal(0))  # 0.015
-    assert round_money(exact) == Decimal("0.02")  # what a single rounding would (wrongly) pay
-
-
 def test_pay_command_totals_the_rounded_lines() -> None:
     one_second = {"start": 0, "end": SECOND}
     out = compute({"rate_per_minute": "0.30", "intervals": [one_second] * 3})

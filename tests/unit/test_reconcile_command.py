@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -14,6 +15,7 @@ import pytest
 from driverpay.generate import GenConfig, generate
 from driverpay.recompute import recompute
 from tests.recompute.helpers import archive_events
+from udfs.money import from_minor
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,15 +40,24 @@ def overpaid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     return tmp / "archive", stream, json.loads((tmp / "truth.json").read_text())
 
 
+@pytest.fixture
+def fresh(overpaid: tuple[Path, Path, dict], tmp_path: Path) -> tuple[Path, Path, dict]:
+    """The overpaid stream, copied for one test: ``--apply`` corrects the copy it is given."""
+    archive, stream, truth = overpaid
+    copy = tmp_path / "stream"
+    shutil.copytree(stream, copy)
+    return archive, copy, truth
+
+
 def reconcile(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DRIVERPAY_ZONES": str(ZONES)}
+    env = {**os.environ, "DRIVERPAY_ZONES": str(ZONES), "COLUMNS": "200"}
     return subprocess.run(
         [DRIVERPAY, "reconcile", *args], capture_output=True, text=True, env=env, check=False
     )
 
 
-def test_reconcile_reports_every_overpaid_driver_day_and_corrects_it_once(overpaid):
-    archive, stream, truth = overpaid
+def test_reconcile_reports_every_overpaid_driver_day_and_corrects_it_once(fresh):
+    archive, stream, truth = fresh
     args = ["--date", "2026-11-24", "--stream", str(stream), "--archive", str(archive), "--json"]
     first = reconcile(*args)
     assert first.returncode == 0, first.stderr
@@ -85,8 +96,9 @@ def test_reconcile_reports_every_overpaid_driver_day_and_corrects_it_once(overpa
     assert 'driverpay_reconcile_drivers_affected{date="2026-11-24",zone="all"} 0' in prom
 
 
-def test_a_zone_without_the_bug_has_no_deltas(overpaid):
-    archive, stream, _ = overpaid
+def test_a_zone_without_the_bug_has_no_deltas(fresh):
+    """The stream overpays drivers in sf (the other tests find them), none in tokyo."""
+    archive, stream, _ = fresh
     run = reconcile(
         "--date", "2026-11-24", "--zone", "tokyo", "--stream", str(stream),
         "--archive", str(archive), "--json", "--run-dir", str(stream.parent / "tokyo-run"),
@@ -97,15 +109,27 @@ def test_a_zone_without_the_bug_has_no_deltas(overpaid):
     assert report["driver_days"] > 0
 
 
-def test_the_table_names_each_driver_with_the_delta(overpaid, tmp_path):
-    archive, stream, _ = overpaid
-    run = reconcile(
-        "--date", "2026-11-24", "--stream", str(stream), "--archive", str(archive),
-        "--run-dir", str(tmp_path),
-    )  # fmt: skip
+def test_the_table_names_each_driver_with_the_delta(fresh, tmp_path):
+    archive, stream, _ = fresh
+    common = ["--date", "2026-11-24", "--stream", str(stream), "--archive", str(archive)]
+    found = reconcile(*common, "--json", "--run-dir", str(tmp_path / "json"))
+    deltas = json.loads(found.stdout)["deltas"]
+    assert deltas, "the stacked window overpaid someone"
+    run = reconcile(*common, "--run-dir", str(tmp_path / "table"))
     assert run.returncode == 0, run.stderr
-    assert "reconcile 2026-11-24" in run.stdout
-    summary = json.loads((tmp_path / "reconcile-summary.json").read_text())
+    assert f"reconcile 2026-11-24 ({stream}): {len(deltas)} deltas" in run.stdout
+    cells = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in run.stdout.splitlines()
+        if line.startswith("│")
+    ]
+    shown = {row[0]: row[-1] for row in cells if row and row[0] != "driver"}
+    assert shown == {
+        d["driver_id"]: f"{from_minor(d['recomputed_minor'] - d['streamed_minor'], cur):+} {cur}"
+        for d in deltas
+        if (cur := d["currency"])
+    }
+    summary = json.loads((tmp_path / "table" / "reconcile-summary.json").read_text())
     assert summary["date"] == "2026-11-24"
 
 
