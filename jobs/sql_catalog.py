@@ -39,8 +39,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from driverpay.api import DEFAULT_READ_DSN, READ_DSN_ENV
-from jobs.endpoints import Endpoints
+from driverpay.api import READ_DSN_ENV
+from jobs.endpoints import DEFAULT_READ_DSN, Endpoints
 from jobs.functions import MAX_DEAD_LETTER_BYTES, Guarded, _audit, _line_audit, dead_letter
 from jobs.kafka_job import CORRECTIONS_TOPIC, INPUT_TOPIC, ROOT, TOPICS
 from jobs.pg_schema import PgTable, flink_type, read_migrations

@@ -21,7 +21,8 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from driverpay.api import DEFAULT_READ_DSN, PoolSettings, RateLimit, create_app
+from driverpay.api import PoolSettings, RateLimit, create_app
+from jobs.endpoints import DEFAULT_READ_DSN
 
 ROOT = Path(__file__).resolve().parents[2]
 # PG_PORT (as scripts/stack/postgres.sh reads it) runs these on a cluster beside another one

@@ -14,10 +14,9 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from driverpay.api import DEFAULT_READ_DSN
 from driverpay.secrets import lookup_password, pgpass_path
 from driverpay.stackctl import pg_run_dir
-from jobs.endpoints import DEFAULT_PG_DSN, Endpoints
+from jobs.endpoints import DEFAULT_PG_DSN, DEFAULT_READ_DSN, Endpoints
 from tests.api.conftest import OWNER_DSN, PG_PORT, ROOT
 
 pytestmark = pytest.mark.stack
