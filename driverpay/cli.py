@@ -168,7 +168,7 @@ def produce(
     from driverpay.produce import produce as send
     from driverpay.produce import read_lines
 
-    bootstrap = os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
+    bootstrap = _kafka()
     lines = read_lines(events)
     with Progress(console=err) as bar:
         task = bar.add_task(f"producing to {topic}", total=len(lines))
@@ -353,7 +353,7 @@ def reconcile(
     from rich.table import Table
 
     from driverpay.recompute import RecomputeError
-    from driverpay.reconcile import DEFAULT_DSN, ReconcileError
+    from driverpay.reconcile import ReconcileError
     from driverpay.reconcile import reconcile as run_reconcile
     from udfs.money import from_minor
     from udfs.zones import ZonesError
@@ -385,10 +385,10 @@ def reconcile(
                 archive_path(archive, stream),
                 folder,
                 stream=stream,
-                dsn=os.environ.get("DRIVERPAY_PG_DSN", DEFAULT_DSN),
+                dsn=_pg_dsn(),
                 zone=zone,
                 apply=apply,
-                kafka=os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092"),
+                kafka=_kafka(),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
                 version_records=records,
             )
@@ -433,7 +433,6 @@ def chart(
     """Draw a driver's day: work intervals, peak windows, cumulative pay, corrections."""
     from driverpay.chart import ChartError, DriverDay, lines_from_folder, lines_from_postgres
     from driverpay.chart import render as draw
-    from driverpay.reconcile import DEFAULT_DSN
     from udfs.zones import ZonesError, load_zones
 
     day = _day(date_)
@@ -442,9 +441,7 @@ def chart(
         if stream is not None:
             lines = lines_from_folder(stream, driver, day)
         else:
-            lines = lines_from_postgres(
-                os.environ.get("DRIVERPAY_PG_DSN", DEFAULT_DSN), driver, day
-            )
+            lines = lines_from_postgres(_pg_dsn(), driver, day)
         drawn = draw(DriverDay(driver, day, lines), zones, output)
     except (ChartError, ZonesError, OSError) as exc:
         raise _bad_input(str(exc)) from None
@@ -535,7 +532,17 @@ app.add_typer(zones_app, name="zones")
 
 
 def _kafka() -> str:
-    return os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
+    """DRIVERPAY_KAFKA, read as the job reads it (docs/contracts.md §9)."""
+    from jobs.endpoints import Endpoints
+
+    return Endpoints.from_env().kafka
+
+
+def _pg_dsn() -> str:
+    """DRIVERPAY_PG_DSN, read as the job reads it (docs/contracts.md §9)."""
+    from jobs.endpoints import Endpoints
+
+    return Endpoints.from_env().pg_dsn
 
 
 @zones_app.command("publish")

@@ -30,7 +30,6 @@ from udfs.ledger import PayLine
 from udfs.money import from_minor
 from udfs.reconcile import corrections, driver_day, line_from_record
 
-DEFAULT_DSN = DEFAULT_PG_DSN
 TOPIC = topics.PAY_CORRECTIONS
 CORRECTIONS_FILE = "pay_corrections.jsonl"
 
@@ -210,7 +209,7 @@ def reconcile(
     archive: Path,
     run_dir: Path,
     stream: Path | None = None,
-    dsn: str = DEFAULT_DSN,
+    dsn: str = DEFAULT_PG_DSN,
     zone: str | None = None,
     apply: bool = False,
     kafka: str = "127.0.0.1:9092",
