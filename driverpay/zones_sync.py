@@ -224,7 +224,12 @@ class ZonesSync:
 
         def fetcher() -> None:
             while not stop.is_set():
-                self.fetch_cycle()
+                try:
+                    self.fetch_cycle()
+                except Exception as exc:  # a bug must not end the fetcher without a word
+                    self.fetches.labels("failed").inc()
+                    self.last_error = f"internal error: {type(exc).__name__}: {exc}"[:300]
+                    self._write_status()
                 stop.wait(self.settings.interval_s)
 
         def publisher() -> None:

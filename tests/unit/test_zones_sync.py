@@ -197,6 +197,35 @@ def test_the_long_running_process_publishes_a_new_version_and_stops_when_asked(
     sync.close()
 
 
+def test_an_unexpected_error_in_one_fetch_is_reported_and_the_fetcher_carries_on(
+    upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, url = upstream
+    published: list[Zones] = []
+    sync = make_sync(url, published, tmp_path)
+    fetch, errors = sync._fetch_validated, []
+
+    def first_fetch_hits_a_bug() -> Zones:
+        if not errors:
+            errors.append(sync.last_error)
+            raise RuntimeError("a bug in the first fetch")
+        errors.append(sync.last_error)  # what the failed cycle left for status
+        return fetch()
+
+    monkeypatch.setattr(sync, "_fetch_validated", first_fetch_hits_a_bug)
+    stop = threading.Event()
+    runner = threading.Thread(target=sync.run, args=(stop,), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not published and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    runner.join(timeout=5)
+    sync.close()
+    assert [str(z["sf"].rate_per_minute) for z in published] == ["0.30"]
+    assert errors[:2] == [None, "internal error: RuntimeError: a bug in the first fetch"]
+
+
 def test_a_restarted_sync_does_not_republish_the_version_already_in_use(
     upstream: tuple[Upstream, str], tmp_path: Path
 ) -> None:
