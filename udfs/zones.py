@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from udfs.events import END_TYPES, EventType
+from udfs.events import EventType
 from udfs.money import minor_unit
 from udfs.schedule import PeakSchedule, PeakWindow, Schedule
 from udfs.timefmt import TimestampError, from_datetime, parse_rfc3339_ms
@@ -318,7 +318,9 @@ def _paid_on(raw: Any, where: str) -> frozenset[EventType]:
         return DEFAULT_PAID_ON
     if not isinstance(raw, list):
         raise ZonesError(f"{where}: must be a list of end event types")
-    allowed = {t.value for t in END_TYPES}
+    # UNASSIGNED ends an interval unpaid (contracts §2): a zone paying on it would pay intervals
+    # the lifecycle never bounds by max_open (one late ACCEPTED paid 731 lines, two years' worth).
+    allowed = {t.value for t in DEFAULT_PAID_ON}
     for item in raw:
         if not isinstance(item, str) or item not in allowed:  # a mapping item is unhashable
             raise ZonesError(f"{where}: {bounded_repr(item)} is not one of {sorted(allowed)}")

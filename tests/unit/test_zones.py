@@ -170,6 +170,9 @@ def _window(**changes: Any) -> Any:
         pytest.param(_set("rate_per_minute", [1]), "zones.sf.rate_per_minute", id="list rate"),
         pytest.param(_set("paid_on", ["PICKED_UP"]), "zones.sf.paid_on", id="paid on pickup"),
         pytest.param(_set("paid_on", ["ACCEPTED"]), "zones.sf.paid_on", id="paid on accept"),
+        pytest.param(
+            _set("paid_on", ["DELIVERED", "UNASSIGNED"]), "zones.sf.paid_on", id="paid on unassign"
+        ),
         pytest.param(_set("paid_on", ["delivered"]), "zones.sf.paid_on", id="lowercase"),
         pytest.param(_set("paid_on", [{"a": 1}]), "zones.sf.paid_on", id="mapping entry"),
         pytest.param(_set("paid_on", "DELIVERED"), "zones.sf.paid_on", id="not a list"),
