@@ -127,8 +127,24 @@ def json_number(value: Decimal) -> int | str:
 
 
 def line_id(*parts: object) -> str:
-    """Deterministic id from the line's identity: same input, same id, across replays."""
-    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+    r"""Deterministic id from the line's identity: same input, same id, across replays.
+
+    Parts are joined by ``|``, which ids may contain (contracts §1): order ``o`` with start event
+    ``d|a1`` and order ``o|d`` with start event ``a1`` would join to the same text, and the second
+    order's pay would be refused as a duplicate of the first's. So when any part holds ``|`` or
+    ``\``, every part is escaped (``\`` -> ``\\``, ``|`` -> ``\|``). Plain texts hold no ``\``
+    and escaped ones always do, so no two identities share a text, and the ids of every
+    identity without those characters are the ones issued before (state and replays agree).
+    """
+    return hashlib.sha256(identity_text(*parts).encode()).hexdigest()[:32]
+
+
+def identity_text(*parts: object) -> str:
+    """The text :func:`line_id` hashes: a different text for every tuple of parts."""
+    texts = [str(part) for part in parts]
+    if any("|" in text or "\\" in text for text in texts):
+        texts = [text.replace("\\", "\\\\").replace("|", "\\|") for text in texts]
+    return "|".join(texts)
 
 
 def lines_for(
