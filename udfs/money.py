@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 # ISO 4217 minor units for the currencies we accept; unknown ones are a reference-data error.
 MINOR_UNITS: dict[str, int] = {
@@ -59,5 +59,14 @@ def from_minor(units: int, currency: str) -> Decimal:
 
 
 def pay_amount(rate_per_minute: Decimal, weighted_ms: Decimal, currency: str) -> Decimal:
-    """``rate x weighted minutes``, rounded once."""
-    return round_money(rate_per_minute * weighted_ms / MS_PER_MINUTE, currency)
+    """``rate x weighted minutes``, rounded once.
+
+    The product can pass Decimal's default 28 digits (a 14-digit rate times a 22-digit weighted
+    time); rounded there first, an amount just under half a cent could round up twice. With 64
+    digits the product is exact for every zones document (``udfs.zones``: at most 10 decimal
+    places), and the division by 60,000 cannot land on a half cent it is not exactly on.
+    """
+    with localcontext() as exact:
+        exact.prec = 64
+        amount = rate_per_minute * weighted_ms / MS_PER_MINUTE
+    return round_money(amount, currency)

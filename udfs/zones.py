@@ -37,6 +37,11 @@ MAX_ZONES_VALUES = 100_000
 # sinks' BIGINT minor units: 1,000/min x 100 x 720 min is 7.2e7 per line.
 MAX_RATE_PER_MINUTE = Decimal(1000)
 MAX_MULTIPLIER = Decimal(100)
+# Decimal places of a rate or a multiplier, again beyond any tariff. They keep W(t) (epoch ms x
+# multiplier, udfs.schedule) exact in Decimal's 28 digits and the product rate x weighted time
+# exact in udfs.money.pay_amount, so a line is rounded once: with 32 places, a rate of
+# 0.00499999999999999999999999999999 paid one minute 0.01 after rounding twice.
+MAX_DECIMAL_PLACES = 10
 _TOP_LEVEL = frozenset({"zones", "effective"})
 
 
@@ -339,6 +344,10 @@ def _decimal(raw: Any, where: str, at_most: Decimal) -> Decimal:
         raise ZonesError(f"{where}: must be a finite, non-negative decimal: {bounded_repr(raw)}")
     if value > at_most:
         raise ZonesError(f"{where}: at most {at_most}, got {bounded_repr(raw)}")
+    if -value.as_tuple().exponent > MAX_DECIMAL_PLACES:  # type: ignore[operator]  # finite: int
+        raise ZonesError(
+            f"{where}: at most {MAX_DECIMAL_PLACES} decimal places, got {bounded_repr(raw)}"
+        )
     return value
 
 

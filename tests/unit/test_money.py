@@ -1,6 +1,8 @@
 """Money: exact decimals, one half-up rounding per line to the currency's minor unit."""
 
+import math
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -75,6 +77,29 @@ def test_pay_amount_is_a_decimal_rounded_once_to_the_minor_unit() -> None:
     amount = pay_amount(Decimal("0.35"), Decimal("1234567.25"), "USD")
     assert isinstance(amount, Decimal)
     assert amount == Decimal("7.20")  # 0.35 x 20.576120833 min = 7.2016422916...
+
+
+def test_a_product_longer_than_28_digits_is_rounded_once_not_twice() -> None:
+    """0.00499...9 (32 places) for one minute is under half a cent: 0.00, not 0.01."""
+    assert pay_amount(Decimal("0.00499999999999999999999999999999"), Decimal(60_000), "USD") == (
+        Decimal("0.00")
+    )
+
+
+ten_places = {"places": 10, "allow_nan": False, "allow_infinity": False}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.decimals(min_value=0, max_value=1000, **ten_places),  # any rate a zones file may hold
+    st.decimals(min_value=0, max_value=4_320_000_000, **ten_places),  # 12 h at x100
+)
+def test_pay_amount_is_the_exact_product_rounded_half_up_once(
+    rate: Decimal, weighted: Decimal
+) -> None:
+    exact = Fraction(rate) * Fraction(weighted) / 60_000
+    cents = math.floor(exact * 100 + Fraction(1, 2))
+    assert pay_amount(rate, weighted, "USD") == Decimal(cents).scaleb(-2)
 
 
 def test_pay_command_totals_the_rounded_lines() -> None:

@@ -168,6 +168,11 @@ def _window(**changes: Any) -> Any:
         pytest.param(_set("rate_per_minute", "Infinity"), "zones.sf.rate_per_minute", id="inf"),
         pytest.param(_set("rate_per_minute", True), "zones.sf.rate_per_minute", id="bool rate"),
         pytest.param(_set("rate_per_minute", [1]), "zones.sf.rate_per_minute", id="list rate"),
+        pytest.param(
+            _set("rate_per_minute", "0.30000000001"),
+            "zones.sf.rate_per_minute: at most 10 decimal places",
+            id="11 places",
+        ),
         pytest.param(_set("paid_on", ["PICKED_UP"]), "zones.sf.paid_on", id="paid on pickup"),
         pytest.param(_set("paid_on", ["ACCEPTED"]), "zones.sf.paid_on", id="paid on accept"),
         pytest.param(
