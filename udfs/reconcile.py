@@ -33,7 +33,8 @@ from udfs.events import (
 )
 from udfs.ledger import LineKind, PaidInterval, PayLine, line_id
 from udfs.lifecycle import reverse
-from udfs.money import from_minor, to_minor
+from udfs.localday import pay_date
+from udfs.money import from_minor, pay_amount, to_minor
 from udfs.timefmt import parse_rfc3339_ms
 from udfs.zones import MAX_MULTIPLIER, MAX_RATE_PER_MINUTE
 
@@ -222,6 +223,7 @@ def correction_line(payload: bytes | None, zones: Mapping[str, Any]) -> PayLine:
     if line.interval.zone not in zones:
         raise CorrectionError(f"unknown zone {line.interval.zone!r}")
     _check_bounds(line)
+    _check_priced(line, zones[line.interval.zone])
     return line
 
 
@@ -242,6 +244,37 @@ def _check_texts(record: Mapping[str, Any]) -> None:
         raise CorrectionError(
             f"reason: at most {MAX_REASON_CHARS} characters, no control characters"
         )
+
+
+def _check_priced(line: PayLine, zone: Any) -> None:
+    """What reconcile's corrections always are: refuse what it could never have sent.
+
+    Every line is in its zone's currency, and pricing never pays a negative amount (rates and
+    multipliers are not negative), so a reversal takes pay away and an adjustment adds it. An
+    adjustment pays a recomputed line: exactly its rate times its weighted time, on the local
+    day it starts. A reversal negates a streamed line as it was, which a bug may have priced
+    wrongly, so its amount is not checked against its fields. Who may write corrections at all
+    is the topic's access control (contracts §5).
+    """
+    if line.currency != zone.currency:
+        raise CorrectionError(
+            f"currency: {line.currency} is not zone {line.interval.zone!r}'s {zone.currency}"
+        )
+    sign = -1 if line.kind is LineKind.REVERSAL else 1
+    if sign * line.amount < 0 or sign * line.weighted_ms < 0 or sign * line.base_ms < 0:
+        what = "a reversal takes pay away" if sign < 0 else "an adjustment adds pay"
+        raise CorrectionError(f"amount, weighted_ms, base_ms: signed against the kind ({what})")
+    if line.kind is LineKind.REVERSAL:
+        return
+    if line.base_ms != line.end_ms - line.start_ms:
+        raise CorrectionError("base_ms: not the line's end minus its start")
+    priced = pay_amount(line.rate_per_minute, line.weighted_ms, line.currency)
+    if to_minor(priced, line.currency) != line.amount_minor:
+        raise CorrectionError(
+            f"amount: {line.amount} is not rate_per_minute x weighted_ms ({priced})"
+        )
+    if pay_date(line.start_ms, zone.timezone) != line.pay_date:
+        raise CorrectionError(f"pay_date: {line.pay_date} is not the local date of its start")
 
 
 def _check_bounds(line: PayLine) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
 from udfs.lifecycle import reverse
+from udfs.money import pay_amount
 from udfs.reconcile import (
     CorrectionError,
     correction_line,
@@ -153,6 +154,38 @@ def test_a_correction_no_sink_could_store_is_refused_with_its_reason(zones, chan
         correction_line(json.dumps(record).encode(), zones)
 
     assert reason in str(refused.value)
+
+
+# Each once changed a day's total (a hostile-input audit): a correction reconcile could never
+# have sent, against a day holding 9.00.
+FORGED = {
+    "a reversal that pays": (0, {"amount": "7.50"}, "signed against the kind"),
+    "an adjustment that takes pay away": (-1, {"amount": "-3.00"}, "signed against the kind"),
+    "yen counted as cents in a dollar zone": (-1, {"currency": "JPY", "amount": "900"}, "JPY"),
+    "an amount its fields deny": (-1, {"amount": "30.00"}, "is not rate_per_minute x weighted"),
+    "a day its start is not on": (-1, {"pay_date": "2026-11-27"}, "is not the local date"),
+    "a base longer than its span": (-1, {"base_ms": 3_600_000}, "not the line's end minus"),
+}
+
+
+@pytest.mark.parametrize(("which", "change", "reason"), FORGED.values(), ids=FORGED.keys())
+def test_a_correction_reconcile_could_not_have_sent_is_refused(zones, which, change, reason):
+    record = {**sample_fixes(zones)[which].to_record(), **change}
+
+    with pytest.raises(CorrectionError) as refused:
+        correction_line(json.dumps(record).encode(), zones)
+
+    assert reason in str(refused.value)
+
+
+def test_a_reversal_of_a_line_a_bug_overpriced_is_still_accepted_as_it_was(zones):
+    """The reversal negates the streamed amount, whatever its rate and weighted time say."""
+    reversal = sample_fixes(zones)[0]
+    assert reversal.kind is LineKind.REVERSAL
+    assert reversal.amount != -pay_amount(
+        reversal.rate_per_minute, -reversal.weighted_ms, reversal.currency
+    )
+    assert correction_line(reversal.to_json().encode(), zones) == reversal
 
 
 def test_a_correction_for_the_first_local_day_events_can_fall_on_is_accepted(zones):
