@@ -12,7 +12,7 @@ version, the rest positional as documented on :func:`order_value` and :func:`dai
 
 from __future__ import annotations
 
-from collections.abc import MutableSet, Sequence
+from collections.abc import MutableMapping, MutableSet, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ from pyflink.common import Row
 from pyflink.common.typeinfo import Types
 
 from jobs.pg_schema import SinkColumn, read_migrations, row_values, typed_columns
-from udfs.daily import DailyState
+from udfs.daily import DailyState, Span
 from udfs.events import EventType, OrderEvent
 from udfs.ledger import LineKind, PaidInterval, PayLine
 from udfs.lifecycle import OrderState
@@ -248,9 +248,24 @@ def line_event(r: Row) -> tuple[PayLine, int]:
     return row_to_line(r), r[21]
 
 
-def daily_state(r: Sequence[Any], seen: MutableSet[str], in_effect: MutableSet[str]) -> DailyState:
-    """A driver-day's state from its stored fields and its two sets (map state: state_set)."""
-    return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], seen, in_effect)
+def daily_state(
+    r: Sequence[Any],
+    seen: MutableSet[str],
+    in_effect: MutableSet[str],
+    spans: MutableMapping[str, tuple[Span, ...]],
+) -> DailyState:
+    """A driver-day's state from its stored fields, its two sets and its spans (state_set)."""
+    return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], seen, in_effect, spans)
+
+
+def spans_text(spans: tuple[Span, ...]) -> str:
+    """An order's paid spans on a day, as the ``daily-spans`` map state stores them."""
+    return _state_text([list(span) for span in spans])
+
+
+def spans_of(text: str) -> tuple[Span, ...]:
+    """The inverse of :func:`spans_text`."""
+    return tuple((int(s[0]), int(s[1]), str(s[2])) for s in orjson.loads(text))
 
 
 def daily_value(state: DailyState, timer_ms: int | None) -> str:

@@ -42,10 +42,12 @@ from jobs.codec import (
     row_to_event,
     side_carrier,
     sink_record,
+    spans_of,
+    spans_text,
     state_fields,
 )
 from jobs.compat import checked_state, subtask_index
-from jobs.state_set import StagedMapSet, persist
+from jobs.state_set import StagedMap, StagedMapSet, persist, persist_map
 from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
 from udfs.events import (
     MAX_EVENT_BYTES,
@@ -499,6 +501,11 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         self.in_effect = runtime_context.get_map_state(
             checked_state(MapStateDescriptor("daily-in-effect", Types.STRING(), Types.BOOLEAN()))
         )
+        # Per order, the spans its lines in effect pay (udfs.daily: OVERLAPS_PAID). New since
+        # the state of older savepoints: restored empty, which only leaves their lines unchecked.
+        self.spans = runtime_context.get_map_state(
+            checked_state(MapStateDescriptor("daily-spans", Types.STRING(), Types.STRING()))
+        )
         self.subtask = subtask_index(runtime_context)
         self.live = 0
         group = self.open_guard(runtime_context)
@@ -507,6 +514,7 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         self.too_late = group.counter("lines_beyond_retention")
         self.duplicate_lines = group.counter("duplicate_lines")
         self.quarantined = group.counter("quarantined")
+        self.overlapping = group.counter("lines_overlapping_paid")
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         yield from self.guarded(
@@ -540,6 +548,9 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         if step.verdict is Verdict.DUPLICATE:
             self.duplicate_lines.inc()
             yield AUDIT, _line_audit("DUPLICATE_LINE", line)
+        elif step.verdict is Verdict.OVERLAPS_PAID:
+            self.overlapping.inc()  # not paid twice; reconcile decides which line is right
+            yield AUDIT, dumps({"kind": "LINE_OVERLAPS_PAID", "line": line.to_record()})
         elif step.verdict is Verdict.OVER_CAP:
             self.quarantined.inc()
             yield QUARANTINE, _line_audit("DAY_LINE_CAP", line, self.totals.max_lines)
@@ -565,6 +576,7 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
             self.state.clear()
             self.seen.clear()
             self.in_effect.clear()
+            self.spans.clear()
             self.live -= 1
             yield RETIRED, _retired("DAY_RETIRED", ctx.get_current_key(), self.subtask, self.live)
             return
@@ -584,6 +596,7 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         self.state.update(daily_value(state, step.timer_ms))
         persist(state.seen, self.seen)
         persist(state.in_effect, self.in_effect)
+        persist_map(state.spans, self.spans, spans_text)
 
     def _stored(self) -> list[Any] | None:
         value = self.state.value()
@@ -592,7 +605,10 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
     def _day(self, stored: list[Any]) -> DailyState:
         """The stored day, its sets read through on demand from map state."""
         return daily_state(
-            stored, StagedMapSet(self.seen, stored[9]), StagedMapSet(self.in_effect, stored[10])
+            stored,
+            StagedMapSet(self.seen, stored[9]),
+            StagedMapSet(self.in_effect, stored[10]),
+            StagedMap(self.spans, spans_of, spans_text),
         )
 
 

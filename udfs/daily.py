@@ -10,7 +10,7 @@ for reconciliation instead of the ledger.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, MutableSet
+from collections.abc import Mapping, MutableMapping, MutableSet
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -33,6 +33,14 @@ class Verdict(StrEnum):
     DUPLICATE = "DUPLICATE"  # same line_id seen, or its interval already paid / not in effect
     BEYOND_RETENTION = "BEYOND_RETENTION"  # the day's state is gone: reconciliation's job
     OVER_CAP = "OVER_CAP"
+    # overlaps time of the same order already paid under another identity: a re-send after the
+    # order's state is gone that is priced or bounded differently (a new zones version, events
+    # the first pass never saw). Not applied: reconcile decides which one is right.
+    OVERLAPS_PAID = "OVERLAPS_PAID"
+
+
+# A paid stretch of one order on one day: the line's [start, end) and its interval key.
+Span = tuple[int, int, str]
 
 
 @dataclass
@@ -52,6 +60,8 @@ class DailyState:
     # (jobs.state_set) instead of rewriting whole lists per line.
     seen: MutableSet[str] = field(default_factory=set)
     in_effect: MutableSet[str] = field(default_factory=set)
+    # Per order, the spans of its lines in effect (only get, set and delete are used).
+    spans: MutableMapping[str, tuple[Span, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,15 +113,21 @@ class DailyTotals:
         if len(state.seen) >= self.max_lines:
             return Verdict.OVER_CAP
         state.seen.add(line.line_id)
-        key = line.interval_key
+        key, order = line.interval_key, line.interval.order_id
+        spans = state.spans.get(order, ())
         if line.kind is LineKind.REVERSAL:
             if key not in state.in_effect:
                 return Verdict.DUPLICATE  # nothing in effect to cancel
             state.in_effect.discard(key)
+            _set_spans(state, order, tuple(s for s in spans if s[2] != key))
         else:
             if key in state.in_effect:
                 return Verdict.DUPLICATE  # this interval is already paid under another id
+            if any(_overlap(span, line) for span in spans):
+                return Verdict.OVERLAPS_PAID
             state.in_effect.add(key)
+            if line.start_ms < line.end_ms:
+                _set_spans(state, order, (*spans, (line.start_ms, line.end_ms, key)))
         return Verdict.APPLIED
 
     def on_timer(
@@ -146,6 +162,18 @@ class DailyTotals:
 
     def _expiry(self, state: DailyState) -> int:
         return state.day_end_ms + self.grace_ms + self.retention_ms
+
+
+def _overlap(span: Span, line: PayLine) -> bool:
+    """Half-open ``[start, end)`` ranges that share time; an empty one shares none."""
+    return span[0] < line.end_ms and line.start_ms < span[1] and line.start_ms < line.end_ms
+
+
+def _set_spans(state: DailyState, order: str, spans: tuple[Span, ...]) -> None:
+    if spans:
+        state.spans[order] = spans
+    elif order in state.spans:
+        del state.spans[order]
 
 
 def daily_json(record: dict[str, Any]) -> str:

@@ -86,7 +86,7 @@ def parse_event(raw: bytes | str | None, zones: Container[str]) -> OrderEvent:
     if type(version) is not int:
         raise MalformedEventError("schema_version: must be an integer")
     if version != SUPPORTED_SCHEMA_MAJOR:
-        raise MalformedEventError(f"schema_version: unsupported major version {version}")
+        raise MalformedEventError(f"schema_version: unsupported major version {_shorten(version)}")
     ids = [_identifier(doc, name) for name in ID_FIELDS]
     kind = _TYPES.get(_text(doc, "type"))
     if kind is None:

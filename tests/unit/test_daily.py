@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from udfs.daily import DailyTotals, Verdict
+from udfs.events import EventType, OrderEvent
 from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
-from udfs.lifecycle import reverse
+from udfs.lifecycle import OrderLifecycle, OrderState, reverse
 from udfs.timefmt import parse_rfc3339_ms as ms
 from udfs.zones import load_zones
 
@@ -63,6 +64,70 @@ def test_an_interval_already_paid_under_another_id_is_a_duplicate() -> None:
     state, _ = TOTALS.on_line(None, line(), AT_10_30, NO_WATERMARK)
     _, step = TOTALS.on_line(state, adjusted, AT_10_30, NO_WATERMARK)
     assert step.verdict is Verdict.DUPLICATE
+
+
+def lifecycle_lines(events: list[OrderEvent], watermark: int) -> list[PayLine]:
+    """What the order's lifecycle pays for ``events``, from a state of its own."""
+    lifecycle = OrderLifecycle(ZONES, grace_ms=HOUR, max_open_ms=12 * HOUR)
+    state, lines = OrderState(), []
+    for event in events:
+        lines += lifecycle.on_event(state, event, watermark).lines
+    return lines
+
+
+def event(event_id: str, kind: EventType, minutes: int) -> OrderEvent:
+    return OrderEvent(event_id, "o-1", "d-1", kind, AT_10 + minutes * 60_000, "sf")
+
+
+def test_an_outbox_replay_with_events_first_missed_does_not_pay_the_order_twice() -> None:
+    """10:10-10:30, new to every id the day knows, is time of an order already paid.
+
+    Paid 10:00-10:30 from ACCEPTED + DELIVERED; once the order's state is gone, the outbox
+    replays them with the UNASSIGNED and the re-ACCEPTED it had missed.
+    """
+    accepted, delivered = event("a1", EventType.ACCEPTED, 0), event("d", EventType.DELIVERED, 30)
+    state = None
+    for paid in lifecycle_lines([accepted, delivered], NO_WATERMARK):
+        state, _ = TOTALS.on_line(state, paid, AT_10_30, NO_WATERMARK)
+    replayed = [
+        accepted,
+        event("u", EventType.UNASSIGNED, 5),
+        event("a2", EventType.ACCEPTED, 10),
+        delivered,
+    ]
+    [again] = lifecycle_lines(replayed, AT_10 + 3 * HOUR)
+    state, step = TOTALS.on_line(state, again, AT_10_30, AT_10 + 3 * HOUR)
+    assert step.verdict is Verdict.OVERLAPS_PAID
+    assert state is not None
+    assert (state.total_minor, state.line_count) == (900, 1)
+
+
+def test_the_same_work_priced_under_a_newer_zones_version_is_not_paid_twice() -> None:
+    paid = line()
+    repriced = replace(paid, line_id="under-v2", zones_version="sha256:v2")
+    assert repriced.interval_key != paid.interval_key
+    state, _ = TOTALS.on_line(None, paid, AT_10_30, NO_WATERMARK)
+    state, step = TOTALS.on_line(state, repriced, AT_10_30, NO_WATERMARK)
+    assert step.verdict is Verdict.OVERLAPS_PAID
+    assert state is not None
+    assert state.total_minor == 900
+
+
+def test_after_a_reversal_frees_the_time_its_correction_is_paid() -> None:
+    paid = line()
+    corrected = replace(paid, line_id="adjusted", kind=LineKind.ADJUSTMENT, start_ms=AT_10 + 1)
+    state, _ = TOTALS.on_line(None, paid, AT_10_30, NO_WATERMARK)
+    state, _ = TOTALS.on_line(state, reverse(paid, "late event"), AT_10_30, NO_WATERMARK)
+    state, step = TOTALS.on_line(state, corrected, AT_10_30, NO_WATERMARK)
+    assert step.verdict is Verdict.APPLIED
+    assert state is not None
+    assert state.spans == {"o-1": ((AT_10 + 1, AT_10_30, corrected.interval_key),)}
+
+
+def test_another_order_of_the_same_driver_at_the_same_time_is_its_own_business() -> None:
+    state, _ = TOTALS.on_line(None, line("o-1"), AT_10_30, NO_WATERMARK)
+    state, step = TOTALS.on_line(state, line("o-2"), AT_10_30, NO_WATERMARK)
+    assert step.verdict is Verdict.APPLIED
 
 
 def test_a_reversal_cancels_once_and_the_original_line_can_never_come_back() -> None:

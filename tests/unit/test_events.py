@@ -139,6 +139,12 @@ def test_a_64_kib_record_of_escaped_quotes_is_judged_in_one_pass() -> None:
     assert time.process_time() - started < 2.0  # ~0.01 s in one pass; 28 s when quadratic
 
 
+def test_a_schema_version_of_thousands_of_digits_is_shown_shortened() -> None:
+    assert reason(raw(schema_version=int("9" * 4000))) == (
+        "schema_version: unsupported major version " + "9" * 61 + "..."
+    )
+
+
 def test_brackets_inside_an_unterminated_string_do_not_count_as_nesting() -> None:
     assert reason(('{"event_id": "' + "[" * 40).encode()).startswith(
         "invalid JSON: Unterminated string"

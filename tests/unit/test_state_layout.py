@@ -30,6 +30,8 @@ from jobs.codec import (
     daily_value,
     order_state,
     order_value,
+    spans_of,
+    spans_text,
     state_fields,
 )
 from jobs.compat import checked_state
@@ -70,13 +72,19 @@ def test_ids_outside_ascii_and_an_order_without_a_timer_survive_the_round_trip()
 
 
 def test_a_driver_day_reads_back_with_its_timer_and_set_sizes() -> None:
-    day = DailyState("USD", 1234, 3, 4, True, False, AT_10, AT_10_30, {"l1", "l2"}, {"i1"})
+    spans = {"o-1": ((AT_10, AT_10_30, "i1"),)}
+    day = DailyState("USD", 1234, 3, 4, True, False, AT_10, AT_10_30, {"l1", "l2"}, {"i1"}, spans)
     fields = state_fields(daily_value(day, AT_10 + 1), DAILY_LAYOUT, "driver-day")
 
-    again = daily_state(fields, day.seen, day.in_effect)
+    again = daily_state(fields, day.seen, day.in_effect, day.spans)
 
     assert again == day
     assert (fields[8], fields[9], fields[10]) == (AT_10 + 1, 2, 1)
+
+
+def test_an_orders_paid_spans_read_back_as_stored() -> None:
+    spans = ((AT_10, AT_10_30, "i1"), (AT_10_30, AT_10_30 + 60_000, 'k"\\|'))
+    assert spans_of(spans_text(spans)) == spans
 
 
 # Any id parse_event admits: valid Unicode (no lone surrogates), quotes and escapes included.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from jobs.state_set import StagedMapSet, persist
+import pytest
+
+from jobs.state_set import StagedMap, StagedMapSet, persist, persist_map
 
 
 class MapStateLike:
@@ -86,3 +88,50 @@ def test_a_line_tested_then_added_costs_one_lookup() -> None:
     assert "line-b" in seen
     seen.flush()
     assert state.data == {"line-b": True}
+
+
+class TextMapStateLike:
+    """The calls ``StagedMap`` makes on a Flink MapState of text values, over a dict."""
+
+    def __init__(self, **entries: str) -> None:
+        self.data = dict(entries)
+        self.gets = 0
+
+    def get(self, key: str) -> str | None:
+        self.gets += 1
+        return self.data.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self.data[key] = value
+
+    def remove(self, key: str) -> None:
+        del self.data[key]
+
+    def keys(self) -> list[str]:
+        return list(self.data)
+
+
+def test_a_staged_map_reads_each_key_once_and_writes_only_at_flush() -> None:
+    state = TextMapStateLike(a="1")
+    spans = StagedMap(state, int, str)
+    assert spans.get("a") == 1
+    assert spans.get("a") == 1
+    assert spans.get("b") is None
+    spans["b"] = 2
+    del spans["a"]
+    assert (dict(spans), state.gets) == ({"b": 2}, 2)
+    assert state.data == {"a": "1"}
+    spans.flush()
+    assert state.data == {"b": "2"}
+
+
+def test_deleting_what_a_staged_map_does_not_hold_is_a_key_error_as_in_a_dict() -> None:
+    spans = StagedMap(TextMapStateLike(), int, str)
+    with pytest.raises(KeyError):
+        del spans["absent"]
+
+
+def test_a_new_days_plain_mapping_is_written_whole() -> None:
+    state = TextMapStateLike()
+    persist_map({"o-1": 5}, state, str)
+    assert state.data == {"o-1": "5"}
