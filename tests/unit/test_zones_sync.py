@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -175,24 +176,36 @@ def test_a_full_queue_drops_the_oldest_document_and_counts_it(
     sync.close()
 
 
+@contextmanager
+def running(sync: ZonesSync) -> Iterator[None]:
+    """``sync.run`` on a thread of its own, stopped and joined on leaving."""
+    stop = threading.Event()
+    runner = threading.Thread(target=sync.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+    assert not runner.is_alive()
+
+
+def wait_until(done: Callable[[], bool], deadline: float) -> None:
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_the_long_running_process_publishes_a_new_version_and_stops_when_asked(
     upstream: tuple[Upstream, str], tmp_path: Path
 ) -> None:
     service, url = upstream
     published: list[Zones] = []
     sync = make_sync(url, published, tmp_path)
-    stop = threading.Event()
-    runner = threading.Thread(target=sync.run, args=(stop,), daemon=True)
-    runner.start()
     deadline = time.monotonic() + 10
-    while not published and time.monotonic() < deadline:
-        time.sleep(0.05)
-    service.body = CORRECTED
-    while len(published) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stop.set()
-    runner.join(timeout=5)
-    assert not runner.is_alive()
+    with running(sync):
+        wait_until(lambda: bool(published), deadline)
+        service.body = CORRECTED
+        wait_until(lambda: len(published) >= 2, deadline)
     assert [str(z["sf"].rate_per_minute) for z in published] == ["0.30", "0.35"]
     sync.close()
 
@@ -213,14 +226,8 @@ def test_an_unexpected_error_in_one_fetch_is_reported_and_the_fetcher_carries_on
         return fetch()
 
     monkeypatch.setattr(sync, "_fetch_validated", first_fetch_hits_a_bug)
-    stop = threading.Event()
-    runner = threading.Thread(target=sync.run, args=(stop,), daemon=True)
-    runner.start()
-    deadline = time.monotonic() + 10
-    while not published and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stop.set()
-    runner.join(timeout=5)
+    with running(sync):
+        wait_until(lambda: bool(published), time.monotonic() + 10)
     sync.close()
     assert [str(z["sf"].rate_per_minute) for z in published] == ["0.30"]
     assert errors[:2] == [None, "internal error: RuntimeError: a bug in the first fetch"]
