@@ -241,16 +241,19 @@ def reconcile(
         for r in read_jsonl(recomputed_dir / "driver_daily_pay.jsonl")
     }
     side = read_stream_folder(stream, iso) if stream else read_postgres(dsn, iso)
-    have_lines = side.lines
-    keys = set(want) | set(side.totals)
-    if zone is not None:  # daily totals carry no zone: a driver-day is the zone's by its lines
-        ours = {driver_day(x) for x in [*want_lines, *have_lines] if x.interval.zone == zone}
-        keys &= ours
-        have_lines = [x for x in have_lines if driver_day(x) in ours]
+    have_lines, have = side.lines, side.totals
+    if zone is not None:
+        # A driver-day's total spans every zone the driver worked in that day, and the recompute
+        # read only this zone: compare the zone's own lines, or the other zones' pay would look
+        # unearned and be reversed.
+        have_lines = [x for x in have_lines if x.interval.zone == zone]
+        want_lines = [x for x in want_lines if x.interval.zone == zone]
+        have, want = line_sums(have_lines), line_sums(want_lines)
+    keys = set(want) | set(have)
     report = Report(iso, zone, run_id, str(stream) if stream else "postgresql")
     report.driver_days = len(keys)
     for key in sorted(keys):
-        got, currency = side.totals.get(key, (0, want.get(key, (0, ""))[1]))
+        got, currency = have.get(key, (0, want.get(key, (0, ""))[1]))
         expected = want.get(key, (0, currency))[0]
         if got != expected:
             report.deltas.append(
@@ -275,6 +278,16 @@ def reconcile(
             report.applied = produce_corrections(kafka, report.corrections)
     write_metrics(run_dir, report)
     return report
+
+
+def line_sums(lines: Iterable[PayLine]) -> dict[tuple[str, str], tuple[int, str]]:
+    """Per driver-day, the sum of ``lines`` in minor units and their currency."""
+    sums: dict[tuple[str, str], tuple[int, str]] = {}
+    for line in lines:
+        key = driver_day(line)
+        minor, _ = sums.get(key, (0, line.currency))
+        sums[key] = (minor + line.amount_minor, line.currency)
+    return sums
 
 
 def append_corrections(path: Path, lines: Iterable[PayLine]) -> int:
