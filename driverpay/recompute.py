@@ -69,6 +69,15 @@ def order_lines(lifecycle: OrderLifecycle, events: list[OrderEvent]) -> list[Pay
     return [line for iv in derivation.intervals for line in lines_for(iv, lifecycle.zones)]
 
 
+# The archive's files, with ``zone`` and ``event_date`` from their paths read as text: DuckDB
+# would otherwise guess a type, and a zone named "123" or "2026-01-01" would come back a number
+# or a date and match no zone of the file.
+READ_ARCHIVE = (
+    "read_parquet(?, hive_partitioning = true, "
+    "hive_types = {'zone': 'VARCHAR', 'event_date': 'VARCHAR'})"
+)
+
+
 def archive_files(archive: Path, day: date, zone: str | None) -> list[Path]:
     """Committed Parquet files of dates D-1..D+1 (in-progress ``.``/``_`` files are skipped)."""
     if not archive.is_dir():
@@ -181,7 +190,7 @@ def sorted_events(job: Job) -> Iterator[list[OrderEvent]]:
         share = f"WHERE hash(order_id) % {job.partitions} = {partition}"
         reader = con.execute(
             "SELECT event_id, order_id, driver_id, type, time_ms, zone "
-            "FROM read_parquet(?, hive_partitioning = true) "
+            f"FROM {READ_ARCHIVE} "
             f"{share if job.partitions > 1 else ''} ORDER BY order_id, time_ms, event_id",
             [list(job.files)],
         ).fetch_record_batch(job.batch_rows)
@@ -415,7 +424,7 @@ def recompute(
     try:
         con = _connect(memory_limit, str(spool), threads=workers)
         total_events = con.execute(
-            "SELECT count(*) FROM read_parquet(?, hive_partitioning = true)", [list(files)]
+            f"SELECT count(*) FROM {READ_ARCHIVE}", [list(files)]
         ).fetchone()[0]
         con.close()
         # ~120 bytes per event row in a sort; a quarter of the limit per sort leaves room

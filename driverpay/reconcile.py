@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,10 @@ from driverpay import topics
 from driverpay.recompute import read_jsonl, recompute
 from jobs.endpoints import DEFAULT_PG_DSN
 from udfs.ledger import PayLine
+from udfs.localday import pay_date
 from udfs.money import from_minor
 from udfs.reconcile import corrections, driver_day, line_from_record
+from udfs.zones import Zone, parse_zones
 
 TOPIC = topics.PAY_CORRECTIONS
 CORRECTIONS_FILE = "pay_corrections.jsonl"
@@ -225,6 +227,15 @@ def reconcile(
         raise ReconcileError(f"--stream: no such folder: {stream}")
     iso = day.isoformat()
     run_id = f"{iso}{'-' + zone if zone else ''}@{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    side = read_stream_folder(stream, iso) if stream else read_postgres(dsn, iso)
+    in_scope = [x for x in side.lines if zone is None or x.interval.zone == zone]
+    missing = missing_partitions(archive, day, in_scope, parse_zones(zones_yaml))
+    if missing:
+        raise ReconcileError(
+            f"archive {archive} lacks {', '.join(missing[:5])}"
+            f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''}, where events the "
+            "stream paid were archived: a recompute without them would reverse that pay"
+        )
     recomputed_dir = run_dir / "recomputed"
     recompute(
         archive,
@@ -240,7 +251,6 @@ def reconcile(
         (r["driver_id"], r["pay_date"]): (int(r["total_cents"]), str(r["currency"]))
         for r in read_jsonl(recomputed_dir / "driver_daily_pay.jsonl")
     }
-    side = read_stream_folder(stream, iso) if stream else read_postgres(dsn, iso)
     have_lines, have = side.lines, side.totals
     if zone is not None:
         # A driver-day's total spans every zone the driver worked in that day, and the recompute
@@ -278,6 +288,27 @@ def reconcile(
             report.applied = produce_corrections(kafka, report.corrections)
     write_metrics(run_dir, report)
     return report
+
+
+def missing_partitions(
+    archive: Path, day: date, lines: Iterable[PayLine], zones: Mapping[str, Zone]
+) -> list[str]:
+    """Partitions of D-1..D+1 that hold the events of streamed ``lines`` but are not there.
+
+    Each line's interval starts and ends at an event; the archive files that event under its
+    zone and local date. A recompute without it would find the order unpaid or shorter.
+    """
+    window = {(day + timedelta(days=n)).isoformat() for n in (-1, 0, 1)}
+    needed: set[str] = set()
+    for line in lines:
+        zone = zones.get(line.interval.zone)
+        if zone is None:  # not in the zones file: the recompute refuses it on its own
+            continue
+        for instant in (line.interval.start_ms, line.interval.end_ms):
+            local = pay_date(instant, zone.timezone).isoformat()
+            if local in window:
+                needed.add(f"zone={line.interval.zone}/event_date={local}")
+    return sorted(part for part in needed if not (archive / part).is_dir())
 
 
 def line_sums(lines: Iterable[PayLine]) -> dict[tuple[str, str], tuple[int, str]]:

@@ -7,13 +7,14 @@ sees only that zone's events. Comparing the two would make the other zones' pay 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from driverpay.recompute import recompute
-from driverpay.reconcile import reconcile
+from driverpay.reconcile import ReconcileError, reconcile
 from tests.recompute.helpers import archive_events
 from udfs.zones import load_zones
 
@@ -99,3 +100,38 @@ def test_a_zone_streamed_wrong_is_corrected_without_touching_the_other_zone(two_
         ("ADJUSTMENT", "nyc", nyc[0]["amount_minor"])
     ]
     assert reconcile_zone(archive, stream, None, "run-all")["deltas"] == []
+
+
+def test_a_missing_archive_partition_is_refused_rather_than_reversing_the_pay_it_held(
+    two_zone_day,
+):
+    archive, stream = two_zone_day
+    shutil.rmtree(archive / "zone=nyc" / "event_date=2026-11-25")
+
+    with pytest.raises(ReconcileError, match="lacks zone=nyc/event_date=2026-11-25"):
+        reconcile_zone(archive, stream, None, "run-all")
+    with pytest.raises(ReconcileError, match="lacks zone=nyc/event_date=2026-11-25"):
+        reconcile_zone(archive, stream, "nyc", "run-nyc")
+    assert reconcile_zone(archive, stream, "sf", "run-sf")["deltas"] == []
+    assert not (stream / "pay_corrections.jsonl").exists()
+
+
+def test_an_order_across_midnight_needs_the_next_days_partition_too(tmp_path: Path) -> None:
+    """Delivered at 00:30 local on the 26th: the stream paid the 25th up to midnight."""
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        event("m1", "o-late", "ACCEPTED", "2026-11-26T07:00:00Z", "sf")  # 23:00 PST, the 25th
+        + "\n"
+        + event("m2", "o-late", "DELIVERED", "2026-11-26T08:30:00Z", "sf")  # 00:30 PST, the 26th
+        + "\n"
+    )
+    archive = tmp_path / "archive"
+    archive_events(events, archive, load_zones(ZONES))
+    stream = tmp_path / "stream"
+    recompute(archive, DAY, ZONES.read_bytes(), stream, workers=1)
+    assert reconcile_zone(archive, stream, None, "run-whole")["deltas"] == []
+
+    shutil.rmtree(archive / "zone=sf" / "event_date=2026-11-26")
+
+    with pytest.raises(ReconcileError, match="lacks zone=sf/event_date=2026-11-26"):
+        reconcile_zone(archive, stream, None, "run-cut")
