@@ -78,6 +78,7 @@ POOL_MIN_ENV = "DRIVERPAY_API_POOL_MIN"
 POOL_MAX_ENV = "DRIVERPAY_API_POOL_MAX"
 RATE_ENV = "DRIVERPAY_API_RATE"  # requests per second per client, refilled continuously
 BURST_ENV = "DRIVERPAY_API_BURST"  # requests a client may make at once
+MAX_SETTING = 1_000_000_000  # the largest pool size, rate or burst a setting may ask for
 MIN_TOKEN_CHARS = 32  # e.g. secrets.token_urlsafe(32) gives 43: not guessable at any rate limit
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -425,6 +426,9 @@ def create_app(
     """
     if not token:
         raise ConfigError(f"an API token is required (set {TOKEN_ENV})")
+    if not token.isascii() or not token.isprintable():
+        # HTTP headers arrive as Latin-1: a token outside printable ASCII could never match
+        raise ConfigError(f"{TOKEN_ENV} must be printable ASCII")
     if len(token) < MIN_TOKEN_CHARS:
         raise ConfigError(
             f"{TOKEN_ENV} must be at least {MIN_TOKEN_CHARS} characters, got {len(token)}"
@@ -670,8 +674,8 @@ def _int_env(environ: Mapping[str, str], name: str, default: int) -> int:
         value = int(text)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {text!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1, got {value}")
+    if not 1 <= value <= MAX_SETTING:
+        raise ConfigError(f"{name} must be between 1 and {MAX_SETTING:,}, got {text!r}")
     return value
 
 

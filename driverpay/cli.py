@@ -16,7 +16,12 @@ from rich.progress import Progress
 from driverpay import paycmd, topics
 from jobs.settings import ARCHIVE_ENV, DEFAULT_ARCHIVE
 
-app = typer.Typer(help="driverpay: drivers' daily pay from order events.", no_args_is_help=True)
+# A crash's trace must not print local variables: tokens and the environment are among them.
+app = typer.Typer(
+    help="driverpay: drivers' daily pay from order events.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 err = Console(stderr=True)
 
 
@@ -210,6 +215,9 @@ def serve(
         # uvloop and httptools when installed (they are: pyproject), else asyncio and h11
         "loop": "auto",
         "http": "auto",
+        # No proxy is in front by default: X-Forwarded-For is the client's own claim, and
+        # trusting it (uvicorn does from 127.0.0.1) would let any client pick its rate limit.
+        "proxy_headers": False,
     }
     if workers == 1:
         uvicorn.run(api, **options)

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -266,3 +267,54 @@ def test_serve_exits_2_with_one_line_for_a_short_token() -> None:
     assert result.stderr.count("\n") == 1
     assert "DRIVERPAY_API_TOKEN must be at least 32 characters, got 11" in result.stderr
     assert "short-token" not in result.stderr
+
+
+def test_a_token_no_client_could_send_is_refused() -> None:
+    """Headers arrive as Latin-1 bytes: a token with "é" would be compared and never match."""
+    with pytest.raises(ConfigError, match="printable ASCII"):
+        create_app(READER_DSN, "é" * 40)
+    with pytest.raises(ConfigError, match="printable ASCII"):
+        create_app(READER_DSN, "x" * 39 + "\n")
+
+
+def test_serve_exits_2_for_a_rate_no_bucket_can_hold_and_prints_no_secret() -> None:
+    secret = "SECRET-" + "t" * 40
+    env = {**os.environ, "DRIVERPAY_API_TOKEN": secret, "DRIVERPAY_API_RATE": "9" * 400}
+    result = subprocess.run(
+        [ROOT / ".venv/bin/driverpay", "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "DRIVERPAY_API_RATE must be between 1 and 1,000,000,000" in result.stderr
+    assert secret not in result.stderr + result.stdout
+
+
+def test_a_crash_trace_shows_no_local_variables(tmp_path) -> None:
+    """An unexpected error in any command prints its trace, but not the locals holding secrets."""
+    script = tmp_path / "crash.py"
+    script.write_text(
+        "import os\n"
+        "from driverpay.cli import app\n"
+        "@app.command('crash-now')\n"
+        "def crash_now() -> None:\n"
+        "    token = os.environ['CRASH_TOKEN']\n"
+        "    raise RuntimeError('boom')\n"
+        "app()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script), "crash-now"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200", "CRASH_TOKEN": "SECRET-in-a-local-" + "z" * 20},
+    )
+    assert result.returncode == 1
+    assert "RuntimeError: boom" in result.stderr
+    assert "SECRET-in-a-local-" not in result.stderr + result.stdout

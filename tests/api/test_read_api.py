@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -387,12 +389,17 @@ def test_openapi_lists_both_paths_and_the_bearer_scheme(client: TestClient) -> N
 # --- the real server ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server(seed: Seed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``driverpay serve`` on a free loopback port; killed by PID at the end."""
+@contextmanager
+def serving(tmp: Path, **env_overrides: str) -> Iterator[str]:
+    """``driverpay serve`` on a free loopback port until the block ends; killed by PID."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "DRIVERPAY_API_TOKEN": TOKEN, "DRIVERPAY_PG_READ_DSN": READER_DSN}
+    log_path = tmp / "serve.log"
+    env = {
+        **os.environ,
+        "DRIVERPAY_API_TOKEN": TOKEN,
+        "DRIVERPAY_PG_READ_DSN": READER_DSN,
+        **env_overrides,
+    }
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             # this checkout's code (python -m from ROOT), whatever the venv was installed from
@@ -436,6 +443,13 @@ def server(seed: Seed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
                 proc.wait(timeout=15)
 
 
+@pytest.fixture(scope="module")
+def server(seed: Seed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``driverpay serve`` for the module's tests."""
+    with serving(tmp_path_factory.mktemp("serve")) as base:
+        yield base
+
+
 def test_the_served_api_answers_over_http_like_the_in_process_one(
     server: str, client: TestClient, seed: Seed, auth: dict[str, str]
 ) -> None:
@@ -464,3 +478,24 @@ def test_serve_refuses_to_start_without_a_token() -> None:
     )
     assert result.returncode == 2
     assert "DRIVERPAY_API_TOKEN is not set" in result.stderr
+
+
+def test_a_client_cannot_escape_its_rate_limit_by_naming_another_address(
+    seed: Seed, tmp_path: Path
+) -> None:
+    """Nothing proxies the API: an ``X-Forwarded-For`` header is the client's word, not its address.
+
+    A burst of 10 then 1 request/s: forty requests, each claiming another address, are still
+    one client's (all come from 127.0.0.1).
+    """
+    limits = {"DRIVERPAY_API_RATE": "1", "DRIVERPAY_API_BURST": "10"}
+    with serving(tmp_path, **limits) as base, httpx.Client(base_url=base, timeout=5) as http:
+        statuses = [
+            http.get(
+                pay_url(seed.usd),
+                headers={"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": f"10.0.0.{i}"},
+            ).status_code
+            for i in range(40)
+        ]
+    assert statuses[:10] == [200] * 10
+    assert statuses.count(429) >= 25
