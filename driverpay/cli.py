@@ -520,11 +520,17 @@ def status(
     except health.UnreachableError as exc:
         print(f"error: {exc}".splitlines()[0], file=sys.stderr)
         raise typer.Exit(2) from None
+    except (KeyError, TypeError, ValueError) as exc:  # a service answered in another shape
+        # exit 1 means "unhealthy": a status that cannot read its sources must not say that
+        raise _bad_input(f"a service answered in an unexpected shape: {exc!r}") from None
     findings = health.evaluate(snapshot, limits)
     if textfile is not None:
         tmp = textfile.with_name(textfile.name + ".tmp")  # the collector never reads half a file
-        tmp.write_text(health.textfile(snapshot, findings))
-        tmp.replace(textfile)
+        try:
+            tmp.write_text(health.textfile(snapshot, findings))
+            tmp.replace(textfile)
+        except OSError as exc:
+            raise _bad_input(f"--textfile {textfile}: {exc.strerror or exc}") from None
     if json_:
         print(json.dumps(health.to_json(snapshot, findings)))
     else:

@@ -490,7 +490,10 @@ def _get_json(client: Any, path: str) -> Any:
         response.raise_for_status()
     except httpx.HTTPError as exc:
         raise UnreachableError(f"Flink REST {client.base_url}{path}: {exc}") from None
-    return response.json()
+    try:
+        return response.json()
+    except ValueError:  # e.g. a proxy's login page answering 200
+        raise UnreachableError(f"Flink REST {client.base_url}{path}: not a JSON answer") from None
 
 
 def _restarts(client: Any, job_id: str) -> int:
@@ -565,8 +568,10 @@ def read_model(dsn: str) -> ReadModel:
                 "SELECT count(*), extract(epoch FROM now() - max(updated_at))::float8 "
                 "FROM driver_daily_pay"
             ).fetchone()
-    except psycopg.OperationalError as exc:
-        raise UnreachableError(f"PostgreSQL: {str(exc).strip().splitlines()[0]}") from None
+    except psycopg.Error as exc:  # down, or no table / no privilege: no answer either way
+        raise UnreachableError(
+            f"PostgreSQL: {(str(exc).strip() or repr(exc)).splitlines()[0]}"
+        ) from None
     assert row is not None  # an aggregate always returns one row
     return ReadModel(int(row[0]), None if row[1] is None else float(row[1]))
 

@@ -11,7 +11,11 @@ import json
 import math
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -299,4 +303,54 @@ def test_an_unreachable_flink_is_exit_code_2_with_one_line_on_stderr() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error: Flink REST http://127.0.0.1:9")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@contextmanager
+def answering(body: bytes, content_type: str) -> Iterator[str]:
+    """A loopback HTTP server answering every GET with 200 and ``body``; its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<html><body>Please sign in</body></html>", "text/html"),  # a proxy's login page
+        (b'{"jobs": [{"name": "driverpay"}]}', "application/json"),  # another shape of JSON
+    ],
+)
+def test_a_flink_rest_answering_something_else_is_exit_code_2_not_unhealthy(
+    body: bytes, content_type: str
+) -> None:
+    """Exit 1 means the job is unhealthy; a status that cannot read Flink must not say so."""
+    with answering(body, content_type) as url:
+        result = subprocess.run(
+            [DRIVERPAY, "status", "--flink-rest", url, "--window", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ")
     assert len(result.stderr.strip().splitlines()) == 1
