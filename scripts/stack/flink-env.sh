@@ -35,6 +35,15 @@ render_flink_dirs() {
   ln -s "$PYFLINK_HOME"/opt/*.jar "$JARS"/gateway/*.jar "$FLINK_OPT_DIR/"
 }
 
+# active_jobs: the ids of driverpay jobs not yet finished, cancelled or failed (any of them holds
+# the job's consumer group and transactional ids), space-separated.
+active_jobs() {
+  curl -sf --max-time 10 "http://127.0.0.1:$REST_PORT/jobs/overview" | python3 -c '
+import json, sys
+done = {"FINISHED", "CANCELED", "FAILED"}
+print(" ".join(j["jid"] for j in json.load(sys.stdin)["jobs"] if j["name"] == "driverpay" and j["state"] not in done))'
+}
+
 # running_job: the id of the single RUNNING job named driverpay, or nothing.
 running_job() {
   curl -sf --max-time 10 "http://127.0.0.1:$REST_PORT/jobs/overview" | python3 -c '

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Submit the streaming job (jobs/kafka_job.py) to the local Flink cluster, detached.
 # A new consumer group (DRIVERPAY_GROUP_ID, default "driverpay") starts at the earliest offset.
+# Refuses while a driverpay job is running (one job per cluster and topics).
 # Extra arguments go to `flink run`, e.g. `-s <savepoint>` to resume an upgrade from a savepoint.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$STACK/flink-env.sh"
 curl -sf "http://127.0.0.1:$REST_PORT/overview" >/dev/null || die "Flink is not running: run make up first"
+# One job at a time: a second would read every partition again under the same transactional ids,
+# commit each pay line twice to pay-ledger, and the two would fence each other's producers.
+active="$(active_jobs)"
+[[ -z "$active" ]] || die "a driverpay job is already running ($active): stop it first (scripts/stack/savepoint.sh <id>), or use make upgrade to replace it"
 export PYFLINK_CLIENT_EXECUTABLE="$VENV/bin/python"
 cd "$ROOT"
 "$FLINK_BIN/flink" run --detached \

@@ -111,6 +111,19 @@ def test_status_sees_the_running_job_its_lag_and_counters_and_calls_it_healthy(
     assert body["read_model"]["driver_days"] > 0
 
 
+def test_a_second_submit_is_refused_while_the_job_runs(running: Running) -> None:
+    """Two jobs would read every partition and commit each pay line to ``pay-ledger`` twice."""
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        stack.submit(group_id=f"{running.group}-second")
+    assert "a driverpay job is already running" in refused.value.stderr
+    assert running.job_id in refused.value.stderr
+    active = [
+        j for j in stack.flink("/jobs/overview")["jobs"]
+        if j["name"] == "driverpay" and j["state"] not in ("FINISHED", "CANCELED", "FAILED")
+    ]  # fmt: skip
+    assert [j["jid"] for j in active] == [running.job_id]
+
+
 def test_status_exits_1_once_the_job_is_cancelled(running: Running) -> None:
     stack.flink(f"/jobs/{running.job_id}?mode=cancel", method="PATCH")
     stack.wait_for(
