@@ -261,11 +261,27 @@ def _version_records(source: str | None) -> tuple[str, ...]:
         from driverpay.zones_topic import read_records
 
         return tuple(r.decode("utf-8", errors="replace") for r in read_records(_kafka()))
+    from udfs.zones import ZonesError
+    from udfs.zones_history import parse_version_record
+
     try:
         text = Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise _bad_input(f"--zones-versions: {exc}") from None
-    return tuple(line for line in text.splitlines() if line.strip())
+    # A file given by hand must hold records: anything else (a zones YAML, say) would be
+    # skipped line by line and the day priced without the versions the stream had.
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            parse_version_record(line)
+        except ZonesError as exc:
+            raise _bad_input(
+                f"--zones-versions {source}, line {number}: not a zones version record: {exc}"
+            ) from None
+        records.append(line)
+    return tuple(records)
 
 
 def _day(text: str) -> date:

@@ -146,3 +146,26 @@ def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
     assert run.returncode == 2
     assert len(run.stderr.strip().splitlines()) == 1
     assert run.stderr.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (ZONES.read_bytes(), "line 1: not a zones version record"),  # a zones YAML, not records
+        (b'{"version": "v2"}\n\xff\xfe\n', "error: --zones-versions: 'utf-8' codec"),
+    ],
+)
+def test_a_versions_file_that_holds_no_version_records_is_refused(
+    overpaid, tmp_path, content, message
+):
+    """Skipping such a file line by line would price the day without the stream's versions."""
+    archive, stream, _ = overpaid
+    versions = tmp_path / "versions.jsonl"
+    versions.write_bytes(content)
+    run = reconcile(
+        "--date", "2026-11-24", "--stream", str(stream), "--archive", str(archive),
+        "--zones-versions", str(versions), "--run-dir", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert message in run.stderr
