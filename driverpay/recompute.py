@@ -78,6 +78,34 @@ READ_ARCHIVE = (
 )
 
 
+def checked_count(con: Any, files: tuple[str, ...]) -> int:
+    """The archive's events, once every row was found whole: RecomputeError otherwise.
+
+    A truncated file, another schema, a row without an id or time, or a type the contract does
+    not know would otherwise fail a worker half-way with a trace, or be priced as something.
+    """
+    import duckdb
+
+    known = ", ".join(f"'{t}'" for t in _TYPES)
+    try:
+        total, broken = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE event_id IS NULL OR order_id IS NULL "
+            f"OR driver_id IS NULL OR time_ms IS NULL OR type IS NULL OR type NOT IN ({known})) "
+            f"FROM {READ_ARCHIVE}",
+            [list(files)],
+        ).fetchone()
+    except duckdb.Error as exc:
+        raise RecomputeError(f"archive: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    if broken:
+        raise RecomputeError(
+            f"archive: {broken} of {total} events lack an id or a time, or have a type the "
+            "contract does not know (docs/contracts.md §1)"
+        )
+    return int(total)
+
+
 def archive_files(archive: Path, day: date, zone: str | None) -> list[Path]:
     """Committed Parquet files of dates D-1..D+1 (in-progress ``.``/``_`` files are skipped)."""
     if not archive.is_dir():
@@ -422,11 +450,7 @@ def recompute(
     output.mkdir(parents=True, exist_ok=True)
     spool = Path(tempfile.mkdtemp(prefix="recompute-", dir=output))
     try:
-        con = _connect(memory_limit, str(spool), threads=workers)
-        total_events = con.execute(
-            f"SELECT count(*) FROM {READ_ARCHIVE}", [list(files)]
-        ).fetchone()[0]
-        con.close()
+        total_events = checked_count(_connect(memory_limit, str(spool), threads=workers), files)
         # ~120 bytes per event row in a sort; a quarter of the limit per sort leaves room
         passes = passes or -(
             -total_events * _SORT_ROW_BYTES // workers // (parse_bytes(memory_limit) // 4)
