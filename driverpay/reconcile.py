@@ -15,6 +15,7 @@ for node_exporter's textfile collector) in its run folder.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -322,11 +323,23 @@ def line_sums(lines: Iterable[PayLine]) -> dict[tuple[str, str], tuple[int, str]
 
 
 def append_corrections(path: Path, lines: Iterable[PayLine]) -> int:
-    """Append lines whose id the file does not hold yet (re-applying adds nothing)."""
-    seen = {r["line_id"] for r in read_jsonl(path)} if path.is_file() else set()
+    """Add lines whose id the file does not hold yet (re-applying adds nothing).
+
+    The file is rewritten whole beside itself, synced and renamed over: a crash part-way leaves
+    it as it was, never with a torn last line that every later reconcile would fail to read.
+    """
+    held = path.read_text(encoding="utf-8") if path.is_file() else ""
+    seen = {r["line_id"] for r in read_jsonl(path)} if held else set()
     new = [line for line in lines if line.line_id not in seen]
-    with path.open("a", encoding="utf-8") as fh:
+    if not new:
+        return 0
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(held)
         fh.writelines(line.to_json() + "\n" for line in new)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
     return len(new)
 
 
