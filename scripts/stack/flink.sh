@@ -23,6 +23,17 @@ slots() { overview | python3 -c 'import json,sys; o=json.load(sys.stdin); print(
 
 start() {
   local need_free=1   # a fresh cluster must offer free slots; a running one may be busy with jobs
+  local orphans
+  if orphans="$(flink_pids | xargs)" && [[ -n "$orphans" ]] && ! jm_alive; then
+    # The JobManager died (kill -9, OOM) and took the cluster's jobs with it: its TaskManagers
+    # serve nobody. Stop them by their verified PIDs (never a stale PID file's) and start afresh;
+    # scripts/stack/recover.sh then resumes the job from its last checkpoint.
+    log "the JobManager is gone; stopping its TaskManagers (pids $orphans) for a fresh start"
+    stop_pid "$WATCHDOG_PID" "taskmanager watchdog" 10 "flink.sh watchdog"
+    # shellcheck disable=SC2086  # one argument per PID
+    terminate flink 40 $orphans
+    rm -f "$FLINK_PID_DIR"/*.pid
+  fi
   if [[ -n "$(flink_pids)" ]]; then log "already running (pids $(flink_pids | xargs))"; need_free=0
   else
     local p lo hi
@@ -53,8 +64,9 @@ stop() {
   stop_pid "$WATCHDOG_PID" "taskmanager watchdog" 10 "flink.sh watchdog"
   local pids; pids="$(flink_pids | xargs)"
   if [[ -z "$pids" ]]; then log "flink not running"; rm -f "$FLINK_PID_DIR"/*.pid; return 0; fi
-  "$FLINK_BIN/stop-cluster.sh" >"$FLINK_LOG_DIR/stop-cluster.out" 2>&1 || true
-  # stop-cluster.sh empties the pid files at once, so wait on the PIDs read before (40 s graceful)
+  # TERM to the PIDs verified as ours, 40 s to shut down gracefully, then KILL. Not Flink's
+  # stop-cluster.sh: it signals whatever PID its files name, and after a kill -9 that PID may
+  # belong to another process by now.
   # shellcheck disable=SC2086  # one argument per PID
   terminate flink 40 $pids
   rm -f "$FLINK_PID_DIR"/*.pid

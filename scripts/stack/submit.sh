@@ -13,7 +13,11 @@ active="$(active_jobs)"
 [[ -z "$active" ]] || die "a driverpay job is already running ($active): stop it first (scripts/stack/savepoint.sh <id>), or use make upgrade to replace it"
 export PYFLINK_CLIENT_EXECUTABLE="$VENV/bin/python"
 cd "$ROOT"
-"$FLINK_BIN/flink" run --detached \
+out="$("$FLINK_BIN/flink" run --detached \
   -Dpipeline.name=driverpay \
   -pyexec "$VENV/bin/python" -pyclientexec "$VENV/bin/python" \
-  "$@" -py "$ROOT/jobs/kafka_job.py"
+  "$@" -py "$ROOT/jobs/kafka_job.py" 2>&1)" || { echo "$out" >&2; die "flink run failed"; }
+echo "$out"
+# recover.sh resumes only from this job's checkpoints (or a savepoint): driverpay/restore_point.py
+job="$(grep -oE 'JobID [0-9a-f]{32}' <<<"$out" | tail -1 | cut -d' ' -f2 || true)"
+if [[ -n "$job" ]]; then echo "$job" >>"$FDIR/driverpay-jobs"; fi
