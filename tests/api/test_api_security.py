@@ -27,7 +27,7 @@ from driverpay.api import (
     create_app,
 )
 from tests.api.conftest import DAY, OWNER_DSN, READER_DSN, ROOT, TOKEN, Seed
-from tests.api.test_read_api import free_port, pay_url
+from tests.api.test_read_api import pay_url, serve_until_it_exits
 
 pytestmark = pytest.mark.stack
 
@@ -254,15 +254,7 @@ def test_a_token_shorter_than_32_characters_is_refused() -> None:
 
 
 def test_serve_exits_2_with_one_line_for_a_short_token() -> None:
-    env = {**os.environ, "DRIVERPAY_API_TOKEN": "short-token"}
-    result = subprocess.run(
-        [ROOT / ".venv/bin/driverpay", "serve", "--port", str(free_port())],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    result = serve_until_it_exits({**os.environ, "DRIVERPAY_API_TOKEN": "short-token"})
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "DRIVERPAY_API_TOKEN must be at least 32 characters, got 11" in result.stderr
@@ -279,14 +271,8 @@ def test_a_token_no_client_could_send_is_refused() -> None:
 
 def test_serve_exits_2_for_a_rate_no_bucket_can_hold_and_prints_no_secret() -> None:
     secret = "SECRET-" + "t" * 40
-    env = {**os.environ, "DRIVERPAY_API_TOKEN": secret, "DRIVERPAY_API_RATE": "9" * 400}
-    result = subprocess.run(
-        [ROOT / ".venv/bin/driverpay", "serve", "--port", str(free_port())],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
+    result = serve_until_it_exits(
+        {**os.environ, "DRIVERPAY_API_TOKEN": secret, "DRIVERPAY_API_RATE": "9" * 400}
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1

@@ -466,15 +466,21 @@ def test_the_served_api_answers_over_http_like_the_in_process_one(
         assert http.get("/healthz").json() == {"status": "ok"}
 
 
-def test_serve_refuses_to_start_without_a_token() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "DRIVERPAY_API_TOKEN"}
-    result = subprocess.run(
+def serve_until_it_exits(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``driverpay serve`` with ``env``, for a setting it must refuse before listening."""
+    return subprocess.run(
         [ROOT / ".venv/bin/driverpay", "serve", "--port", str(free_port())],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
         check=False,
+    )
+
+
+def test_serve_refuses_to_start_without_a_token() -> None:
+    result = serve_until_it_exits(
+        {k: v for k, v in os.environ.items() if k != "DRIVERPAY_API_TOKEN"}
     )
     assert result.returncode == 2
     assert "DRIVERPAY_API_TOKEN is not set" in result.stderr

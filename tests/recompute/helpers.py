@@ -7,6 +7,7 @@ local-day rule, ``udfs.localday.pay_date``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -45,3 +46,18 @@ def archive_events(events_file: Path, archive: Path, zones: Zones) -> int:
         "OVERWRITE_OR_IGNORE true)"
     )
     return len(cols[0])
+
+
+def one_delivery(events_file: Path, zone: str, accepted: str, delivered: str) -> Path:
+    """An events file of one order (``o1``, driver ``d1``) accepted and delivered in ``zone``."""
+    rows = [("a1", "ACCEPTED", accepted), ("a2", "DELIVERED", delivered)]
+    events_file.write_text(
+        "".join(
+            json.dumps(
+                {"event_id": eid, "order_id": "o1", "driver_id": "d1", "type": kind,
+                 "event_time": at, "zone": zone}
+            ) + "\n"
+            for eid, kind, at in rows
+        )
+    )  # fmt: skip
+    return events_file

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.recompute.helpers import archive_events
+from tests.recompute.helpers import archive_events, one_delivery
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,19 +51,9 @@ BREAKAGES = {
 
 @pytest.mark.parametrize("breakage", BREAKAGES)
 def test_a_broken_archive_is_exit_2_with_one_line(tmp_path: Path, breakage: str) -> None:
-    events = tmp_path / "events.jsonl"
-    events.write_text(
-        "".join(
-            json.dumps(
-                {"event_id": eid, "order_id": "o1", "driver_id": "d1", "type": kind,
-                 "event_time": at, "zone": "sf"}
-            ) + "\n"
-            for eid, kind, at in [
-                ("a1", "ACCEPTED", "2026-11-25T18:00:00Z"),
-                ("a2", "DELIVERED", "2026-11-25T18:10:00Z"),
-            ]
-        )
-    )  # fmt: skip
+    events = one_delivery(
+        tmp_path / "events.jsonl", "sf", "2026-11-25T18:00:00Z", "2026-11-25T18:10:00Z"
+    )
     archive = tmp_path / "archive"
     archive_events(events, archive, load_zones(ZONES))
     break_it, message = BREAKAGES[breakage]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from driverpay.recompute import recompute
-from tests.recompute.helpers import archive_events
+from tests.recompute.helpers import archive_events, one_delivery
 from udfs.zones import parse_zones
 
 DAY = date(2026, 11, 25)
@@ -21,19 +21,9 @@ def test_a_zone_named_like_a_number_or_a_date_is_recomputed(tmp_path: Path, name
     zones_yaml = (
         f'zones:\n  "{name}":\n    timezone: UTC\n    currency: USD\n    rate_per_minute: "1"\n'
     ).encode()
-    events = tmp_path / "events.jsonl"
-    events.write_text(
-        "".join(
-            json.dumps(
-                {"event_id": eid, "order_id": "o1", "driver_id": "d1", "type": kind,
-                 "event_time": at, "zone": name}
-            ) + "\n"
-            for eid, kind, at in [
-                ("a1", "ACCEPTED", "2026-11-25T10:00:00Z"),
-                ("a2", "DELIVERED", "2026-11-25T10:10:00Z"),
-            ]
-        )
-    )  # fmt: skip
+    events = one_delivery(
+        tmp_path / "events.jsonl", name, "2026-11-25T10:00:00Z", "2026-11-25T10:10:00Z"
+    )
     archive = tmp_path / "archive"
     archive_events(events, archive, parse_zones(zones_yaml))
     assert (archive / f"zone={name}").is_dir()
