@@ -9,7 +9,7 @@ source "$STACK/flink-env.sh"
 curl -sf "http://127.0.0.1:$REST_PORT/overview" >/dev/null || die "Flink is not running: run make up first"
 # One job at a time: a second would read every partition again under the same transactional ids,
 # commit each pay line twice to pay-ledger, and the two would fence each other's producers.
-active="$(active_jobs)"
+active="$(active_jobs)" || die "cannot list the cluster's jobs (Flink REST on port $REST_PORT)"
 [[ -z "$active" ]] || die "a driverpay job is already running ($active): stop it first (scripts/stack/savepoint.sh <id>), or use make upgrade to replace it"
 export PYFLINK_CLIENT_EXECUTABLE="$VENV/bin/python"
 cd "$ROOT"
