@@ -106,15 +106,20 @@ def checked_count(con: Any, files: tuple[str, ...]) -> int:
     return int(total)
 
 
+def partition(zone: str, local_date: str) -> str:
+    """The archive's folder, relative to its root, for one zone's events of one local date."""
+    return f"zone={zone}/event_date={local_date}"
+
+
 def archive_files(archive: Path, day: date, zone: str | None) -> list[Path]:
     """Committed Parquet files of dates D-1..D+1 (in-progress ``.``/``_`` files are skipped)."""
     if not archive.is_dir():
         raise RecomputeError(f"archive: no such folder: {archive}")
-    zones = [archive / f"zone={zone}"] if zone else sorted(archive.glob("zone=*"))
+    zones = [zone] if zone else sorted(p.name[len("zone=") :] for p in archive.glob("zone=*"))
     files: list[Path] = []
-    for zone_dir in zones:
+    for name in zones:
         for d in (day - timedelta(days=1), day, day + timedelta(days=1)):
-            part = zone_dir / f"event_date={d.isoformat()}"
+            part = archive / partition(name, d.isoformat())
             if part.is_dir():
                 files += sorted(
                     p for p in part.iterdir() if p.is_file() and not p.name.startswith((".", "_"))

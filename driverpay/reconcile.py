@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from driverpay import topics
-from driverpay.recompute import read_jsonl, recompute
+from driverpay.recompute import partition, read_jsonl, recompute
 from jobs.endpoints import DEFAULT_PG_DSN
 from udfs.ledger import PayLine
 from udfs.localday import pay_date
@@ -308,7 +308,7 @@ def missing_partitions(
         for instant in (line.interval.start_ms, line.interval.end_ms):
             local = pay_date(instant, zone.timezone).isoformat()
             if local in window:
-                needed.add(f"zone={line.interval.zone}/event_date={local}")
+                needed.add(partition(line.interval.zone, local))
     return sorted(part for part in needed if not (archive / part).is_dir())
 
 

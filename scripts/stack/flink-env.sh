@@ -35,6 +35,9 @@ render_flink_dirs() {
   ln -s "$PYFLINK_HOME"/opt/*.jar "$JARS"/gateway/*.jar "$FLINK_OPT_DIR/"
 }
 
+# job_id_in TEXT: the last job id `flink run` printed in TEXT ("... with JobID <id>"), or nothing.
+job_id_in() { grep -oE 'JobID [0-9a-f]{32}' <<<"$1" | tail -1 | cut -d' ' -f2 || true; }
+
 # active_jobs: the ids of driverpay jobs not yet finished, cancelled or failed (any of them holds
 # the job's consumer group and transactional ids), space-separated.
 active_jobs() {

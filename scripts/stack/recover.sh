@@ -10,7 +10,7 @@ latest="$("$VENV/bin/python" -m driverpay.restore_point "$FDIR")" || die "nothin
 log "resuming from $latest"
 out="$("$STACK/submit.sh" -s "file://$latest" "$@")"
 echo "$out"
-job="$(grep -oE 'JobID [0-9a-f]{32}' <<<"$out" | tail -1 | cut -d' ' -f2 || true)"
+job="$(job_id_in "$out")"
 [[ -n "$job" ]] || die "no job id in flink's answer"
 for _ in $(seq 120); do
   state="$(curl -sf --max-time 10 "http://127.0.0.1:$REST_PORT/jobs/$job" | python3 -c '

@@ -19,5 +19,5 @@ out="$("$FLINK_BIN/flink" run --detached \
   "$@" -py "$ROOT/jobs/kafka_job.py" 2>&1)" || { echo "$out" >&2; die "flink run failed"; }
 echo "$out"
 # recover.sh resumes only from this job's checkpoints (or a savepoint): driverpay/restore_point.py
-job="$(grep -oE 'JobID [0-9a-f]{32}' <<<"$out" | tail -1 | cut -d' ' -f2 || true)"
+job="$(job_id_in "$out")"
 if [[ -n "$job" ]]; then echo "$job" >>"$FDIR/driverpay-jobs"; fi
