@@ -3,11 +3,15 @@
 # cluster) died: `make up` first, then this. Checkpoints are retained on cancellation and failure;
 # only those of jobs submit.sh submitted count, or a newer savepoint (driverpay/restore_point.py).
 # Waits until every task of the resumed job runs: a restore that fails is an error, not a job id.
+# The job is built with the settings it was last submitted with (group, endpoints, zones, archive,
+# parallelism: driverpay/job_start.py), except those this shell sets itself.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$STACK/flink-env.sh"
 latest="$("$VENV/bin/python" -m driverpay.restore_point "$FDIR")" || die "nothing to resume from"
 log "resuming from $latest"
+settings="$("$VENV/bin/python" -m driverpay.job_start load "$FDIR")" || die "cannot read the job's settings"
+eval "$settings"
 out="$("$STACK/submit.sh" -s "file://$latest" "$@")"
 echo "$out"
 job="$(job_id_in "$out")"

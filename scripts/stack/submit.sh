@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Submit the streaming job (jobs/kafka_job.py) to the local Flink cluster, detached.
 # A new consumer group (DRIVERPAY_GROUP_ID, default "driverpay") starts at the earliest offset.
-# Refuses while a driverpay job is running (one job per cluster and topics).
+# Refuses while a driverpay job is running (one job per cluster and topics), and refuses to start
+# without state (no -s) on a group that committed offsets: the job would overwrite full day totals
+# with partial ones (driverpay/job_start.py). Records the job's settings for recover.sh/upgrade.sh.
 # Extra arguments go to `flink run`, e.g. `-s <savepoint>` to resume an upgrade from a savepoint.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -11,8 +13,15 @@ curl -sf "http://127.0.0.1:$REST_PORT/overview" >/dev/null || die "Flink is not 
 # commit each pay line twice to pay-ledger, and the two would fence each other's producers.
 active="$(active_jobs)" || die "cannot list the cluster's jobs (Flink REST on port $REST_PORT)"
 [[ -z "$active" ]] || die "a driverpay job is already running ($active): stop it first (scripts/stack/savepoint.sh <id>), or use make upgrade to replace it"
-export PYFLINK_CLIENT_EXECUTABLE="$VENV/bin/python"
 cd "$ROOT"
+restoring=""
+for arg in "$@"; do
+  case "$arg" in -s | --fromSavepoint | -s=* | --fromSavepoint=*) restoring=1 ;; esac
+done
+if [[ -z "$restoring" ]]; then
+  "$VENV/bin/python" -m driverpay.job_start check-fresh || die "not submitted"
+fi
+export PYFLINK_CLIENT_EXECUTABLE="$VENV/bin/python"
 out="$("$FLINK_BIN/flink" run --detached \
   -Dpipeline.name=driverpay \
   -pyexec "$VENV/bin/python" -pyclientexec "$VENV/bin/python" \
@@ -20,4 +29,7 @@ out="$("$FLINK_BIN/flink" run --detached \
 echo "$out"
 # recover.sh resumes only from this job's checkpoints (or a savepoint): driverpay/restore_point.py
 job="$(job_id_in "$out")"
-if [[ -n "$job" ]]; then echo "$job" >>"$FDIR/driverpay-jobs"; fi
+if [[ -n "$job" ]]; then
+  echo "$job" >>"$FDIR/driverpay-jobs"
+  "$VENV/bin/python" -m driverpay.job_start save "$FDIR"
+fi

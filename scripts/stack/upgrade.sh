@@ -7,7 +7,9 @@
 #   DRIVERPAY_TASKMANAGERS=N  N of them; P for one Python interpreter per subtask (thread mode:
 #                             a TaskManager's Python operators share one; docs/design.md).
 #   $1                        job id (default: the single running driverpay job).
-# Thread-mode TaskManagers keep the old job's Python modules loaded, hence the restart in between.
+# The other settings are those the job was submitted with, except those this shell sets itself
+# (driverpay/job_start.py). Thread-mode TaskManagers keep the old job's Python modules loaded,
+# hence the restart in between.
 # If the new job cannot take the savepoint, the old code resumes from the printed path with
 # `git stash && scripts/stack/submit.sh -s <path>`.
 set -euo pipefail
@@ -23,6 +25,8 @@ if [[ -z "${DRIVERPAY_PARALLELISM:-}" ]]; then   # keep the running job's parall
     python3 -c 'import json, sys; print(json.load(sys.stdin)["execution-config"]["job-parallelism"])')"
 fi
 export DRIVERPAY_PARALLELISM
+settings="$("$VENV/bin/python" -m driverpay.job_start load "$FDIR")" || die "cannot read the job's settings"
+eval "$settings"
 [[ "$DRIVERPAY_PARALLELISM" =~ ^[1-9][0-9]*$ ]] || die "DRIVERPAY_PARALLELISM must be a positive integer"
 max="$("$VENV/bin/python" -c 'from jobs.settings import MAX_PARALLELISM; print(MAX_PARALLELISM)')"
 ((DRIVERPAY_PARALLELISM <= max)) || die "parallelism $DRIVERPAY_PARALLELISM exceeds the max parallelism $max"

@@ -127,10 +127,33 @@ def generated_day(work: Path, seed: int, orders: int, drivers: int, **knobs: Any
 
 def fresh_start(group: str, extra: list[str] | None = None) -> str:
     """Cancel jobs, empty topics and tables, submit with a new consumer group; the job id."""
+    return fresh_start_under(f"{group}-{time.time_ns()}", extra)
+
+
+def fresh_start_under(group: str, extra: list[str] | None = None) -> str:
+    """``fresh_start`` under exactly ``group``, a name no job has used."""
     cancel_jobs()
     reset_topics()
     reset_tables()
-    return submit(group_id=f"{group}-{time.time_ns()}", extra=extra)
+    return submit(group_id=group, extra=extra)
+
+
+def group_lag(group: str, topic: str) -> int:
+    """Records of ``topic`` that ``group`` has not committed past, over all its partitions.
+
+    A partition the group never committed in lags by all it holds.
+    """
+    consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": group, "log_level": 0})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        answer = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        lag = 0
+        for tp in answer:
+            low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            lag += high - max(tp.offset, low)
+        return lag
+    finally:
+        consumer.close()
 
 
 def savepoint(job: str) -> str:

@@ -59,7 +59,8 @@ def test_pay_converges_to_the_truth_exactly_once_after(
     outage: Callable[[], None], real_stack: None, tmp_path: Path
 ) -> None:
     day = stack.generated_day(tmp_path, seed=41, orders=3000, drivers=100)
-    job = stack.fresh_start("driverpay-outage")
+    group = f"driverpay-outage-{time.time_ns()}"
+    job = stack.fresh_start_under(group)
     stack.wait_for(lambda: stack.completed_checkpoints(job) >= 1, 120, "the first checkpoint")
     half = len(day.lines) // 2
     produce(day.lines[:half], stack.KAFKA, rate=RATE)
@@ -70,3 +71,9 @@ def test_pay_converges_to_the_truth_exactly_once_after(
         lambda: pg_totals() == day.expected, 420, "totals equal truth after the outage", every=3
     )
     stack.assert_ledger_exactly_once(day)
+    # the job (a recovered one too) reads and commits under the group it was submitted with
+    stack.wait_for(
+        lambda: stack.group_lag(group, "order-events") == 0,
+        120,
+        f"group {group} committed every event",
+    )

@@ -133,3 +133,20 @@ def test_status_exits_1_once_the_job_is_cancelled(running: Running) -> None:
     assert code == 1
     assert body["job"]["state"] == "CANCELED"
     assert [f["rule"] for f in body["findings"]] == ["job"]
+
+
+def test_a_stateless_submit_on_the_cancelled_jobs_group_is_refused(running: Running) -> None:
+    """A job without state would read on from the group's offsets.
+
+    Its first total of each driver-day would then overwrite the full one in PostgreSQL.
+    """
+    stack.wait_for(
+        lambda: stack.group_lag(running.group, "order-events") == 0, 240, "the day committed"
+    )
+    stack.cancel_jobs()
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        stack.submit(group_id=running.group)
+    assert f"consumer group '{running.group}' has committed offsets" in refused.value.stderr
+    assert "order-events/" in refused.value.stderr
+    jobs = stack.flink("/jobs/overview")["jobs"]
+    assert [j["jid"] for j in jobs if j["state"] not in ("FINISHED", "CANCELED", "FAILED")] == []
