@@ -53,5 +53,9 @@ bench: up
 bench-api: bootstrap
 	$(BIN)/python -m driverpay.bench_api $(BENCH_API_ARGS)
 
+# Stops the stack first: removing .run under running services would orphan them (their pids
+# and data live there, or under /var/tmp for PostgreSQL when it cannot enter the checkout).
 clean:
+	if [ -d .run ]; then scripts/stack/down.sh && d="$$(scripts/stack/postgres.sh dir)" && \
+	  case "$$d" in /var/tmp/driverpay-pg-*) rm -rf "$$d" ;; esac; fi
 	rm -rf .out .run
