@@ -673,7 +673,9 @@ def zones_sync(
     )
     status_file.parent.mkdir(parents=True, exist_ok=True)
     current = max(known, key=effective_key) if known else None
-    sync = ZonesSync(settings, lambda z: publish(z, _kafka()), current, status_file=status_file)
+    sync = ZonesSync(
+        settings, lambda z: publish(z, _kafka()), current, status_file=status_file, known=known
+    )
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=sync.registry)
     stop = threading.Event()

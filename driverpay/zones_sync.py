@@ -19,6 +19,12 @@ Both sides are protected by maintained libraries, not hand-written loops:
 
 When upstream fails, nothing is published: the last good version stays the one in use (the
 job keeps pricing with it), and the status says which version that is.
+
+A fetched version must fit the versions on the topic, as ``zones publish`` requires
+(``zones_topic.history_from_topic``): a zone's timezone or currency never changes, and no two
+versions take effect at the same instant. The job skips a version that does not fit, so
+publishing it would only make the sync report a version nobody prices with; it is refused,
+counted (``driverpay_zones_sync_refused_total``) and named in the status's ``last_error``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +51,7 @@ from tenacity import (
 )
 
 from udfs.zones import Zones, ZonesError, parse_zones
+from driverpay.zones_topic import history_from_topic
 from udfs.zones_history import with_effective
 
 BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
@@ -87,10 +94,12 @@ class ZonesSync:
         registry: CollectorRegistry | None = None,
         status_file: Path | None = None,
         clock: Callable[[], float] = time.time,
+        known: Sequence[Zones] = (),
     ) -> None:
         self.settings = settings
         self.publish_version = publish
         self.current = current  # the version in use: the last one published (or found)
+        self.known = list(known)  # the topic's versions, in topic order, plus those published
         self._content = content_of(current) if current is not None else None
         self.status_file = status_file
         self.clock = clock
@@ -116,6 +125,11 @@ class ZonesSync:
         )
         self.published = Counter(
             "driverpay_zones_sync_published", "Versions published.", registry=registry
+        )
+        self.refused = Counter(
+            "driverpay_zones_sync_refused",
+            "Fetched versions not published: they do not fit the versions on the topic.",
+            registry=registry,
         )
         self.dropped = Counter(
             "driverpay_zones_sync_queue_dropped",
@@ -204,8 +218,10 @@ class ZonesSync:
                 continue
             zones = fetched
             if zones.effective_ms is None:  # takes effect when it was learnt of
-                stamped = with_effective(zones.source, int(self.clock() * 1000))
+                stamped = with_effective(zones.source, self._learnt_at())
                 zones = parse_zones(stamped, source=self.settings.url)
+            if not self._fits(zones):
+                continue
             try:
                 self.publish_version(zones)
             except Exception as exc:  # Kafka down: keep the old version, try again next time
@@ -213,9 +229,35 @@ class ZonesSync:
                 self._write_status()
                 continue
             self.current, self._content = zones, content
+            self.known.append(zones)
             self.published.inc()
             out.append(zones)
             self._write_status()
+
+    def _learnt_at(self) -> int:
+        """Now, in ms, moved on past any known version that takes effect at that very instant.
+
+        Two versions learnt within one clock tick would otherwise share an effective time,
+        which the topic refuses. A version scheduled for later keeps its own place.
+        """
+        taken = {v.effective_ms for v in self.known}
+        stamp = int(self.clock() * 1000)
+        while stamp in taken:
+            stamp += 1
+        return stamp
+
+    def _fits(self, zones: Zones) -> bool:
+        """Whether the job would price with ``zones``; if not, say why and count it."""
+        if not self.known:
+            return True
+        try:
+            history_from_topic(self.known).plus(zones)
+        except ZonesError as exc:
+            self.refused.inc()
+            self.last_error = f"refused: {exc}".splitlines()[0][:300]
+            self._write_status()
+            return False
+        return True
 
     # -- the long-running process ---------------------------------------------------------
 

@@ -247,3 +247,34 @@ def test_a_restarted_sync_does_not_republish_the_version_already_in_use(
     after.fetch_cycle()
     assert after.publish_pending() == []
     after.close()
+
+
+def test_a_version_that_changes_a_zones_currency_is_refused_not_published(
+    upstream: tuple[Upstream, str], tmp_path: Path
+) -> None:
+    """The job would skip it; the sync must not report it as the version in use."""
+    service, url = upstream
+    on_topic: list[Zones] = []
+    first = make_sync(url, on_topic, tmp_path)
+    first.fetch_cycle()
+    [in_use] = first.publish_pending()
+    first.close()
+    sf_in_euros = {"timezone": "America/Los_Angeles", "currency": "EUR", "rate_per_minute": "0.30"}
+    service.body = yaml.safe_dump({"zones": {"sf": sf_in_euros}}).encode()
+    published: list[Zones] = []
+    sync = ZonesSync(first.settings, published.append, in_use, known=on_topic)
+    sync.fetch_cycle()
+    assert sync.publish_pending() == []
+    assert published == []
+    assert sync.current == in_use
+    assert sync.refused._value.get() == 1
+    assert sync.last_error is not None
+    assert "zones.sf.currency" in sync.last_error
+    assert "USD to EUR" in sync.last_error
+
+    service.body = CORRECTED  # a later fix that fits is published as usual
+    sync.fetch_cycle()
+    [fixed] = sync.publish_pending()
+    assert published == [fixed]
+    assert str(fixed["sf"].rate_per_minute) == "0.35"
+    sync.close()
