@@ -50,8 +50,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from udfs.zones import Zones, ZonesError, parse_zones
 from driverpay.zones_topic import history_from_topic
+from udfs.zones import Zones, ZonesError, parse_zones
 from udfs.zones_history import with_effective
 
 BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
