@@ -438,6 +438,13 @@ def reconcile(
             f"{from_minor(d['recomputed_minor'] - d['streamed_minor'], cur):+} {cur}",
         )
     Console().print(table)
+    for c in report.currency_conflicts:  # never corrected here: udfs.reconcile.mixed_currencies
+        err.print(
+            f"currency conflict, not corrected: {c['driver_id']} {c['pay_date']} streamed "
+            f"{c['streamed_minor']} {c['streamed_currency']}, recomputed "
+            f"{c['recomputed_minor']} {c['recomputed_currency']} (minor units)",
+            markup=False,
+        )
     done = f", {report.applied} applied" if apply else " (use --apply to emit them)"
     err.print(
         f"{summary['driver_days']} driver-days, {summary['drivers_affected']} drivers affected, "

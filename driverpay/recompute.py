@@ -23,7 +23,7 @@ import queue
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -139,6 +139,9 @@ class DayTotal:
     line_count: int = 0
     lines: int = 0  # emissions: each line is one version of the streamed total
     as_of_ms: int = 0
+    # The earliest line by (its interval's end, id): the stream applies a driver-day's lines in
+    # about that order, so this decides which currency a driver-day is paid in.
+    first: tuple[int, str] = (2**63, "")
 
     def add(self, line: PayLine, amount_minor: int) -> None:
         """Exact integer sum of the lines' rounded amounts; reversals count -1 line."""
@@ -146,6 +149,7 @@ class DayTotal:
         self.line_count += -1 if line.kind is LineKind.REVERSAL else 1
         self.lines += 1
         self.as_of_ms = max(self.as_of_ms, line.interval.end_ms)
+        self.first = min(self.first, (line.interval.end_ms, line.line_id))
 
     def merge(self, other: DayTotal) -> None:
         """Combine the partial totals of two workers (disjoint orders)."""
@@ -153,6 +157,32 @@ class DayTotal:
         self.line_count += other.line_count
         self.lines += other.lines
         self.as_of_ms = max(self.as_of_ms, other.as_of_ms)
+        self.first = min(self.first, other.first)
+
+
+DayCurrency = tuple[str, str, str]  # (driver_id, pay_date, currency)
+
+
+def one_currency_per_day(
+    parts: Mapping[DayCurrency, DayTotal],
+) -> tuple[dict[tuple[str, str], DayTotal], dict[DayCurrency, int]]:
+    """Each driver-day's total in one currency, and the lines left out in another.
+
+    The daily stage pays a driver-day in the currency of its first line and quarantines lines
+    in any other (``udfs.daily.Verdict.CURRENCY_MISMATCH``); the recompute does the same, with
+    "first" made deterministic: the earliest line by its interval's end, then its id.
+    """
+    by_day: dict[tuple[str, str], list[tuple[str, DayTotal]]] = {}
+    for (driver_id, day, currency), total in parts.items():
+        by_day.setdefault((driver_id, day), []).append((currency, total))
+    totals: dict[tuple[str, str], DayTotal] = {}
+    left_out: dict[DayCurrency, int] = {}
+    for key, candidates in by_day.items():
+        ranked = sorted(candidates, key=lambda c: c[1].first)
+        totals[key] = ranked[0][1]
+        for currency, total in ranked[1:]:
+            left_out[(*key, currency)] = total.lines
+    return totals, left_out
 
 
 def daily_record(driver_id: str, pay_date: str, t: DayTotal) -> dict[str, Any]:
@@ -196,7 +226,7 @@ class WorkerResult:
     events: int = 0
     orders: int = 0
     lines: int = 0
-    totals: dict[tuple[str, str], DayTotal] = field(default_factory=dict)
+    totals: dict[DayCurrency, DayTotal] = field(default_factory=dict)
 
 
 def _connect(memory_limit: str, temp_dir: str, threads: int = 1) -> Any:
@@ -267,7 +297,14 @@ class _Spool:
         iv = line.interval
         for col, value in zip(
             self.buffer,
-            (line.pay_date.isoformat(), iv.driver_id, iv.order_id, line.line_id, text),
+            (
+                line.pay_date.isoformat(),
+                iv.driver_id,
+                iv.order_id,
+                line.line_id,
+                line.currency,
+                text,
+            ),
             strict=True,
         ):
             col.append(value)
@@ -364,7 +401,7 @@ class LedgerText:
         return f"{date_part}T{hours:02d}:{minutes:02d}:{seconds:02d}.{milli:03d}Z"
 
 
-_SPOOL_COLUMNS = ("pay_date", "driver_id", "order_id", "line_id", "json")
+_SPOOL_COLUMNS = ("pay_date", "driver_id", "order_id", "line_id", "currency", "json")
 
 
 def run_worker(job: Job, progress: Callable[[int], None] = lambda n: None) -> WorkerResult:
@@ -381,7 +418,7 @@ def run_worker(job: Job, progress: Callable[[int], None] = lambda n: None) -> Wo
         for line in order_lines(lifecycle, events):
             if line.pay_date != job.day:
                 continue
-            key = (line.interval.driver_id, line.pay_date.isoformat())
+            key = (line.interval.driver_id, line.pay_date.isoformat(), line.currency)
             total = result.totals.get(key)
             if total is None:
                 total = result.totals[key] = DayTotal(line.currency)
@@ -417,6 +454,7 @@ class Summary:
     driver_days: int
     total_minor: dict[str, int]
     seconds: float
+    currency_mismatch_lines: int = 0  # in another currency than their driver-day: not paid
 
     @property
     def rate(self) -> float:
@@ -470,14 +508,15 @@ def recompute(
             for j in jobs
         ]
         results = _run_jobs(jobs, total_events, progress)
-        totals: dict[tuple[str, str], DayTotal] = {}
+        parts: dict[DayCurrency, DayTotal] = {}
         for result in results:
             for key, part in result.totals.items():
-                if key in totals:
-                    totals[key].merge(part)
+                if key in parts:
+                    parts[key].merge(part)
                 else:
-                    totals[key] = part
-        _write_ledger(spool, output / "pay_ledger.jsonl", memory_limit, workers)
+                    parts[key] = part
+        totals, left_out = one_currency_per_day(parts)
+        _write_ledger(spool, output / "pay_ledger.jsonl", memory_limit, workers, left_out)
         with (output / "driver_daily_pay.jsonl").open("w", encoding="utf-8") as fh:
             for driver_id, pay_date in sorted(totals):
                 record = daily_record(driver_id, pay_date, totals[(driver_id, pay_date)])
@@ -490,10 +529,11 @@ def recompute(
     return Summary(
         events=sum(r.events for r in results),
         orders=sum(r.orders for r in results),
-        lines=sum(r.lines for r in results),
+        lines=sum(r.lines for r in results) - sum(left_out.values()),
         driver_days=len(totals),
         total_minor=by_currency,
         seconds=time.monotonic() - started,
+        currency_mismatch_lines=sum(left_out.values()),
     )
 
 
@@ -539,8 +579,17 @@ def _drain(updates: Any, advance: Callable[[int], None], timeout: float) -> None
         pass
 
 
-def _write_ledger(spool: Path, target: Path, memory_limit: str, threads: int) -> None:
+def _write_ledger(
+    spool: Path,
+    target: Path,
+    memory_limit: str,
+    threads: int,
+    left_out: Mapping[DayCurrency, int] | None = None,
+) -> None:
     """The ledger in ``driverpay run``'s order, sorted by DuckDB in bounded memory.
+
+    Lines of a driver-day in a currency ``left_out`` names are not in it (the stream
+    quarantines them: ``one_currency_per_day``).
 
     DuckDB's sort spills fixed-width keys well but not wide text payloads: a 140 MB spool of
     JSON lines failed to sort within 64 MB. So the sort runs per range of drivers, each range
@@ -548,6 +597,14 @@ def _write_ledger(spool: Path, target: Path, memory_limit: str, threads: int) ->
     """
     con = _connect(memory_limit, str(spool), threads=threads)
     source = str(spool / "lines-*.parquet")
+    con.execute(
+        "CREATE TEMP TABLE left_out (driver_id VARCHAR, pay_date VARCHAR, currency VARCHAR)"
+    )
+    if left_out:
+        con.executemany(
+            "INSERT INTO left_out VALUES (?, ?, ?)",
+            [[driver_id, day, currency] for driver_id, day, currency in left_out],
+        )
     sizes = con.execute(
         "SELECT driver_id, sum(strlen(json)) FROM read_parquet(?) GROUP BY driver_id "
         "ORDER BY driver_id",
@@ -567,8 +624,10 @@ def _write_ledger(spool: Path, target: Path, memory_limit: str, threads: int) ->
     with target.open("w", encoding="utf-8") as fh:
         for lo, hi in ranges:
             reader = con.execute(
-                "SELECT json FROM read_parquet(?) WHERE driver_id BETWEEN ? AND ? "
-                "ORDER BY pay_date, driver_id, order_id, line_id",
+                "SELECT s.json FROM read_parquet(?) s ANTI JOIN left_out o "
+                "ON s.driver_id = o.driver_id AND s.pay_date = o.pay_date "
+                "AND s.currency = o.currency WHERE s.driver_id BETWEEN ? AND ? "
+                "ORDER BY s.pay_date, s.driver_id, s.order_id, s.line_id",
                 [source, lo, hi],
             ).fetch_record_batch(10_000)
             for batch in reader:

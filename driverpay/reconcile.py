@@ -30,7 +30,13 @@ from jobs.endpoints import DEFAULT_PG_DSN
 from udfs.ledger import PayLine
 from udfs.localday import pay_date
 from udfs.money import from_minor
-from udfs.reconcile import corrections, driver_day, line_from_record
+from udfs.reconcile import (
+    corrections,
+    driver_day,
+    in_effect,
+    line_from_record,
+    mixed_currencies,
+)
 from udfs.zones import Zone, parse_zones
 
 TOPIC = topics.PAY_CORRECTIONS
@@ -58,6 +64,9 @@ class Report:
     run_id: str
     stream: str
     deltas: list[dict[str, Any]] = field(default_factory=list)
+    # driver-days paid in one currency by the stream and another by the recompute (or in two
+    # on one side): never corrected automatically (udfs.reconcile.mixed_currencies)
+    currency_conflicts: list[dict[str, Any]] = field(default_factory=list)
     corrections: list[PayLine] = field(default_factory=list)
     applied: int = 0
     driver_days: int = 0
@@ -74,10 +83,13 @@ class Report:
             "run_id": self.run_id,
             "stream": self.stream,
             "driver_days": self.driver_days,
-            "drivers_affected": len({d["driver_id"] for d in self.deltas}),
+            "drivers_affected": len(
+                {d["driver_id"] for d in (*self.deltas, *self.currency_conflicts)}
+            ),
             "delta_minor": sum(by_currency.values()),
             "delta_minor_by_currency": by_currency,
             "deltas": self.deltas,
+            "currency_conflicts": self.currency_conflicts,
             "corrections": len(self.corrections),
             "corrections_applied": self.applied,
         }
@@ -263,7 +275,12 @@ def reconcile(
     keys = set(want) | set(have)
     report = Report(iso, zone, run_id, str(stream) if stream else "postgresql")
     report.driver_days = len(keys)
+    conflicts = mixed_currencies([*in_effect(have_lines), *in_effect(want_lines)])
+    conflicts |= {k for k in keys if k in have and k in want and have[k][1] != want[k][1]}
     for key in sorted(keys):
+        if key in conflicts:
+            report.currency_conflicts.append(currency_conflict(key, have, want))
+            continue
         got, currency = have.get(key, (0, want.get(key, (0, ""))[1]))
         expected = want.get(key, (0, currency))[0]
         if got != expected:
@@ -289,6 +306,23 @@ def reconcile(
             report.applied = produce_corrections(kafka, report.corrections)
     write_metrics(run_dir, report)
     return report
+
+
+def currency_conflict(
+    key: tuple[str, str],
+    have: Mapping[tuple[str, str], tuple[int, str]],
+    want: Mapping[tuple[str, str], tuple[int, str]],
+) -> dict[str, Any]:
+    """One driver-day that reconcile reports but does not correct: each side in its currency."""
+    streamed, recomputed = have.get(key), want.get(key)
+    return {
+        "driver_id": key[0],
+        "pay_date": key[1],
+        "streamed_minor": streamed[0] if streamed else 0,
+        "streamed_currency": streamed[1] if streamed else None,
+        "recomputed_minor": recomputed[0] if recomputed else 0,
+        "recomputed_currency": recomputed[1] if recomputed else None,
+    }
 
 
 def missing_partitions(

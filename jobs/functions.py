@@ -554,6 +554,9 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         elif step.verdict is Verdict.OVER_CAP:
             self.quarantined.inc()
             yield QUARANTINE, _line_audit("DAY_LINE_CAP", line, self.totals.max_lines)
+        elif step.verdict is Verdict.CURRENCY_MISMATCH:
+            self.quarantined.inc()
+            yield QUARANTINE, currency_mismatch(line, new_state.currency)
         else:
             record = line.to_record()
             yield LEDGER, sink_record(record_json(record), record, LEDGER_COLUMNS)
@@ -629,8 +632,8 @@ def _audit(kind: str, event: OrderEvent, watermark: int) -> str:
     )
 
 
-def _line_audit(kind: str, line: PayLine, cap: int | None = None) -> str:
-    record: dict[str, Any] = {
+def _line_fields(kind: str, line: PayLine) -> dict[str, Any]:
+    return {
         "kind": kind,
         "line_id": line.line_id,
         "line_kind": line.kind.value,
@@ -639,8 +642,24 @@ def _line_audit(kind: str, line: PayLine, cap: int | None = None) -> str:
         "pay_date": line.pay_date.isoformat(),
         "amount": str(line.amount),
     }
+
+
+def _line_audit(kind: str, line: PayLine, cap: int | None = None) -> str:
+    record = _line_fields(kind, line)
     if cap is not None:
         record["reason"] = f"driver-day has {cap} lines already; this one is not applied"
+    return dumps(record)
+
+
+def currency_mismatch(line: PayLine, day_currency: str) -> str:
+    """The quarantine record of a line whose currency is not its driver-day's."""
+    record = _line_fields("DAY_CURRENCY_MISMATCH", line)
+    record.update(
+        zone=line.interval.zone,
+        currency=line.currency,
+        day_currency=day_currency,
+        reason=f"the driver-day is paid in {day_currency}; a {line.currency} line is not added",
+    )
     return dumps(record)
 
 

@@ -41,7 +41,14 @@ from typing import Any
 
 from driverpay.api import READ_DSN_ENV
 from jobs.endpoints import DEFAULT_READ_DSN, Endpoints
-from jobs.functions import MAX_DEAD_LETTER_BYTES, Guarded, _audit, _line_audit, dead_letter
+from jobs.functions import (
+    MAX_DEAD_LETTER_BYTES,
+    Guarded,
+    _audit,
+    _line_audit,
+    currency_mismatch,
+    dead_letter,
+)
 from jobs.kafka_job import CORRECTIONS_TOPIC, INPUT_TOPIC, ROOT, TOPICS
 from jobs.pg_schema import PgTable, flink_type, read_migrations
 from jobs.settings import JobSettings
@@ -172,6 +179,7 @@ def _records() -> dict[str, list[dict[str, Any]]]:
         "quarantine": [
             quarantine_record(event, "r", kind="AHEAD_OF_STREAM"),
             json.loads(_line_audit("DAY_LINE_CAP", line, 1)),
+            json.loads(currency_mismatch(line, "JPY")),
         ],
         "audit": [
             json.loads(_audit("LATE", event, 0)),

@@ -37,6 +37,9 @@ class Verdict(StrEnum):
     # order's state is gone that is priced or bounded differently (a new zones version, events
     # the first pass never saw). Not applied: reconcile decides which one is right.
     OVERLAPS_PAID = "OVERLAPS_PAID"
+    # in another currency than the day's (its first line's): a driver-day has one currency
+    # (docs/contracts.md §2), and minor units of two currencies never add up. Quarantined.
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
 
 
 # A paid stretch of one order on one day: the line's [start, end) and its interval key.
@@ -113,6 +116,8 @@ class DailyTotals:
         if len(state.seen) >= self.max_lines:
             return Verdict.OVER_CAP
         state.seen.add(line.line_id)
+        if line.currency != state.currency:
+            return Verdict.CURRENCY_MISMATCH
         key, order = line.interval_key, line.interval.order_id
         spans = state.spans.get(order, ())
         if line.kind is LineKind.REVERSAL:

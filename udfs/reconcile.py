@@ -98,6 +98,23 @@ def total_minor(lines: Iterable[PayLine]) -> int:
     return sum(to_minor(line.amount, line.currency) for line in lines)
 
 
+def mixed_currencies(lines: Iterable[PayLine]) -> set[DriverDay]:
+    """Driver-days whose lines are in more than one currency.
+
+    A driver-day is paid in one currency, its first line's (``udfs.daily``). If the stream and
+    a recompute disagree on which one (lines applied in another order), correcting would reverse
+    the stream's lines and then offer adjustments the daily stage refuses for their currency:
+    the driver would lose pay. Such days are left for a person, never corrected here.
+    """
+    seen: dict[DriverDay, str] = {}
+    mixed: set[DriverDay] = set()
+    for line in lines:
+        key = driver_day(line)
+        if seen.setdefault(key, line.currency) != line.currency:
+            mixed.add(key)
+    return mixed
+
+
 def corrections(
     streamed_lines: Iterable[PayLine], recomputed_lines: Iterable[PayLine], run_id: str
 ) -> list[PayLine]:
@@ -106,7 +123,9 @@ def corrections(
     ``streamed_lines``: the ledger as streamed, reversals and earlier corrections included.
     ``recomputed_lines``: a recompute of the same driver-days. ``run_id`` only goes into the
     ``reason``. Per driver-day, reversals come before adjustments (a reversal frees the
-    interval an adjustment then pays), each group sorted by the corrected line's id.
+    interval an adjustment then pays), each group sorted by the corrected line's id. A
+    driver-day whose lines, on either side, are in more than one currency gets none
+    (``mixed_currencies``).
     """
     streamed: dict[DriverDay, list[PayLine]] = defaultdict(list)
     recomputed: dict[DriverDay, list[PayLine]] = defaultdict(list)
@@ -117,7 +136,7 @@ def corrections(
     out: list[PayLine] = []
     for key in sorted(set(streamed) | set(recomputed)):
         have, want = in_effect(streamed[key]), in_effect(recomputed[key])
-        if total_minor(have) == total_minor(want):
+        if mixed_currencies([*have, *want]) or total_minor(have) == total_minor(want):
             continue
         extra = _unmatched(have, want)
         missing = _unmatched(want, have)

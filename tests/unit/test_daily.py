@@ -12,7 +12,7 @@ from udfs.events import EventType, OrderEvent
 from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
 from udfs.lifecycle import OrderLifecycle, OrderState, reverse
 from udfs.timefmt import parse_rfc3339_ms as ms
-from udfs.zones import load_zones
+from udfs.zones import load_zones, parse_zones
 
 ZONES = load_zones(Path(__file__).resolve().parents[1] / "flink" / "zones.yaml")
 HOUR = 3_600_000
@@ -197,3 +197,36 @@ def test_a_midnight_crossing_interval_lands_on_two_days_each_counted_once() -> N
     _, a = TOTALS.on_line(None, first, MIDNIGHT, NO_WATERMARK)
     _, b = TOTALS.on_line(None, second, MIDNIGHT, NO_WATERMARK)
     assert a.verdict is b.verdict is Verdict.APPLIED
+
+
+TWO_CURRENCIES = parse_zones(
+    b"""
+zones:
+  sf: {timezone: America/Los_Angeles, currency: USD, rate_per_minute: "0.30"}
+  tokyo: {timezone: Asia/Tokyo, currency: JPY, rate_per_minute: "30"}
+""",
+    source="two-currencies.yaml",
+)
+AT_20_IN_TOKYO = ms("2026-11-24T11:00:00Z")  # 20:00 on the 24th in Tokyo, 03:00 in Los Angeles
+
+
+def zone_line(zone: str, start: int, order: str) -> PayLine:
+    interval = PaidInterval(order, "d-1", zone, start, start + 30 * 60_000, "a", "d", "DELIVERED")
+    [only] = lines_for(interval, TWO_CURRENCIES)
+    return only
+
+
+def test_a_line_in_another_currency_than_the_drivers_day_is_not_added_to_its_total() -> None:
+    """Nine dollars and nine hundred yen are not 909 of anything."""
+    totals = DailyTotals(TWO_CURRENCIES, grace_ms=HOUR, retention_ms=DAY)
+    dollars, yen = zone_line("sf", AT_10, "o-sf"), zone_line("tokyo", AT_20_IN_TOKYO, "o-tokyo")
+    assert (dollars.pay_date, yen.pay_date) == (date(2026, 11, 24), date(2026, 11, 24))
+    assert (dollars.amount_minor, yen.amount_minor) == (900, 900)
+    state, _ = totals.on_line(None, dollars, AT_10_30, NO_WATERMARK)
+    state, step = totals.on_line(state, yen, AT_10_30, NO_WATERMARK)
+    assert step.verdict is Verdict.CURRENCY_MISMATCH
+    assert step.emit is None
+    assert state is not None
+    assert (state.currency, state.total_minor, state.line_count) == ("USD", 900, 1)
+    state, again = totals.on_line(state, yen, AT_10_30, NO_WATERMARK)
+    assert again.verdict is Verdict.DUPLICATE  # a re-send is not quarantined twice
