@@ -55,6 +55,7 @@ from driverpay.generate import GenConfig, generate
 from driverpay.host_speed import HostSpeed
 from driverpay.produce import order_key, produce, read_lines
 from driverpay.profile_window import ProfileWindow
+from driverpay.status import DEFAULT_PROMETHEUS
 from udfs.events import EventType
 from udfs.money import from_minor
 from udfs.timefmt import format_ms, parse_rfc3339_ms
@@ -71,7 +72,6 @@ DEFAULT_EVENTS = 500_000
 WARM_FROM = 0.6
 WARM_TO = 0.95  # the steady window's end: the last partitions drain after it
 QUICK_EVENTS = 20_000
-PROMETHEUS = tuple(f"http://127.0.0.1:{port}/metrics" for port in range(9249, 9253))
 JOB_SOURCE = "order_events_src"  # jobs/kafka_job.py's source table
 KAFKA_FLOORS = ("sql-lifecycle", "sql-lifecycle-daily", "job-shape")  # doing no work
 # The job's source count is read from every TaskManager's Prometheus page: each read costs the
@@ -154,7 +154,7 @@ def records_in(text: str, job_id: str, source_table: str) -> float:
 def source_count(job_id: str, source_table: str) -> float:
     """Records the job's source has read so far (every TaskManager's reporter)."""
     total = 0.0
-    for url in PROMETHEUS:
+    for url in DEFAULT_PROMETHEUS:
         try:
             total += records_in(httpx.get(url, timeout=5).text, job_id, source_table)
         except httpx.HTTPError:

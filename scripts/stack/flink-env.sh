@@ -9,6 +9,14 @@ export FLINK_IDENT_STRING="${FLINK_IDENT_STRING:-${USER:-$(id -un)}}"
 FDIR="$RUN/flink"
 REST_PORT="${FLINK_REST_PORT:-8081}"
 PROM_PORTS="${FLINK_PROM_PORTS:-9249-9252}"   # JM, then one per TaskManager (up to 3)
+
+# fits_prometheus_ports N: whether N TaskManagers each get a reporter port. Each takes the next
+# free port of PROM_PORTS after the JobManager's; one beyond the range would run without metrics,
+# invisible to driverpay status and the alerts.
+fits_prometheus_ports() { (($1 <= ${PROM_PORTS#*-} - ${PROM_PORTS%-*})); }
+prometheus_room_message() {
+  echo "the Prometheus port range $PROM_PORTS has room for $((${PROM_PORTS#*-} - ${PROM_PORTS%-*})) TaskManagers, not $1: set FLINK_PROM_PORTS wider (make down, then up)"
+}
 export FLINK_CONF_DIR="$FDIR/conf" FLINK_LIB_DIR="$FDIR/lib" FLINK_PLUGINS_DIR="$FDIR/plugins" FLINK_OPT_DIR="$FDIR/opt" \
   FLINK_LOG_DIR="$FDIR/log" FLINK_PID_DIR="$FDIR/pid"
 

@@ -111,6 +111,7 @@ wait_registered() {
 # scale N: run N TaskManagers (2 slots each). Extra ones stop gracefully; a job on them fails over.
 scale() {
   [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || die "usage: flink.sh scale N (N >= 1)"
+  fits_prometheus_ports "$1" || die "$(prometheus_room_message "$1")"
   jm_alive || die "flink is not running"
   echo "$1" >"$WANT_TMS"
   while (($(tm_count) > $1)); do
