@@ -34,7 +34,7 @@ import math
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -42,8 +42,9 @@ from decimal import Decimal
 from functools import partial
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import anyio
 import orjson
 import psycopg
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
@@ -221,7 +222,66 @@ class PoolSettings:
     timeout: float = 5.0  # seconds a request waits for a free connection before a 503
     max_waiting: int = 256  # queued requests beyond this get a 503 at once (~0.25 s at 1,000/s)
     statement_timeout_ms: int = 5_000
-    health_timeout: float = 2.0
+    health_timeout: float = 2.0  # /healthz: for a connection, and again for its SELECT 1
+    stall_margin: float = 1.0  # seconds past statement_timeout before a query is abandoned
+
+    @property
+    def query_deadline(self) -> float:
+        """Seconds a query may go unanswered before its request gives up with a 503.
+
+        The server's ``statement_timeout`` ends a slow query, but not one the server never
+        runs (process stopped, network black-holed): this client-side bound ends those.
+        """
+        return self.statement_timeout_ms / 1000 + self.stall_margin
+
+
+class QueryStalledError(Exception):
+    """The database did not answer a query within its deadline (answered 503)."""
+
+
+T = TypeVar("T")
+
+
+async def _bounded_read(
+    conn_pool: AsyncConnectionPool,
+    wait: float,
+    deadline: float,
+    query: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]],
+) -> T:
+    """``query`` on a pooled connection (waiting ``wait`` s for one), abandoned after ``deadline``.
+
+    An abandoned connection is closed, never handed back mid-query: the pool discards it and
+    opens another. The deadline is an anyio scope because it cancels until the block is left:
+    psycopg answers a first cancellation of a running query by asking the server to cancel it
+    and waiting for the answer again, which a stopped server never sends.
+    """
+    async with conn_pool.connection(timeout=wait) as conn:
+        with anyio.move_on_after(deadline):
+            return await query(conn)
+        await conn.close()
+    raise QueryStalledError(f"no answer within {deadline:g} s")
+
+
+async def _daily_pay_row(
+    key: Mapping[str, Any], conn: psycopg.AsyncConnection[Any]
+) -> tuple[Any, ...] | None:
+    """The ``driver_daily_pay`` row of ``key``, or None."""
+    cur = await conn.execute(DAILY_PAY_SQL, key)
+    return await cur.fetchone()
+
+
+async def _pay_line_rows(
+    query: str, key: Mapping[str, Any], conn: psycopg.AsyncConnection[Any]
+) -> list[DictRow]:
+    """One page of ``pay_lines`` rows (and one more, if there is another page)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, key)
+        return await cur.fetchall()
+
+
+async def _select_one(conn: psycopg.AsyncConnection[Any]) -> None:
+    """The health check's round trip."""
+    await (await conn.execute("SELECT 1")).fetchone()
 
 
 class OrjsonResponse(JSONResponse):
@@ -365,7 +425,10 @@ def _api_version() -> str:
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "A malformed driver_id or date."},
     401: {"model": ErrorBody, "description": "Missing or wrong bearer token."},
-    503: {"model": ErrorBody, "description": "The database is unreachable or saturated."},
+    503: {
+        "model": ErrorBody,
+        "description": "The database is unreachable, saturated or does not answer in time.",
+    },
 }
 
 DESCRIPTION = """\
@@ -500,9 +563,9 @@ def create_app(
     )
     async def get_daily_pay(driver_id: DriverIdParam, day: DateParam, conn_pool: PoolDep) -> Any:
         key = {"driver_id": _check_driver_id(driver_id), "pay_date": _parse_date(day)}
-        async with conn_pool.connection() as conn:
-            cur = await conn.execute(DAILY_PAY_SQL, key)
-            row = await cur.fetchone()
+        row = await _bounded_read(
+            conn_pool, settings.timeout, settings.query_deadline, partial(_daily_pay_row, key)
+        )
         if row is None:
             raise ApiError(404, "not_found", f"no pay recorded for driver {driver_id} on {day}")
         # the body is built in DailyPay's shape (unit-tested), so no response-model round trip
@@ -534,9 +597,12 @@ def create_app(
             after = _AFTER_UNTIMED if key["after_start"] is None else _AFTER_TIMED
         key["limit"] = limit + 1  # one more row tells whether another page exists
         query = PAY_LINES_SQL.format(after=after)
-        async with conn_pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, key)
-            rows = await cur.fetchall()
+        rows = await _bounded_read(
+            conn_pool,
+            settings.timeout,
+            settings.query_deadline,
+            partial(_pay_line_rows, query, key),
+        )
         page = rows[:limit]
         next_cursor = _encode_cursor(driver_id, pay_date, page[-1]) if len(rows) > limit else None
         response.headers["Cache-Control"] = "private, no-store"
@@ -555,14 +621,15 @@ def create_app(
         response_model=Health,
         tags=["ops"],
         summary="Health check",
-        description="`SELECT 1` through the connection pool: 200 when it answers, else 503.",
+        description="`SELECT 1` through the connection pool: 200 when it answers, else 503 "
+        "(also when it does not answer in time).",
         responses={503: {"model": Health, "description": "The database is unreachable."}},
     )
     async def healthz(conn_pool: PoolDep) -> Any:
+        wait = settings.health_timeout
         try:
-            async with conn_pool.connection(timeout=settings.health_timeout) as conn:
-                await (await conn.execute("SELECT 1")).fetchone()
-        except psycopg.Error as exc:
+            await _bounded_read(conn_pool, wait, wait, _select_one)
+        except (psycopg.Error, QueryStalledError) as exc:
             log.warning("health check failed: %s", exc)
             return JSONResponse(
                 status_code=503,
@@ -585,6 +652,11 @@ def create_app(
                 detail = f"{name} is required" if err.get("type") == "missing" else None
                 return _error_response(_bad_request(name, detail))
         return _error_response(ApiError(400, "bad_request", "malformed request"))
+
+    @app.exception_handler(QueryStalledError)
+    async def on_db_stalled(request: Request, exc: QueryStalledError) -> JSONResponse:
+        log.warning("database stalled: %s", exc)
+        return _error_response(ApiError(503, "unavailable", "database unavailable, retry later"))
 
     @app.exception_handler(psycopg.OperationalError)
     async def on_db_unavailable(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
