@@ -101,11 +101,12 @@ class AnyIdConvertor(Convertor[str]):
 
     The server decodes ``%2F`` before routing, so the default convertor (no ``/``) would make
     such a driver unaddressable, and ``path`` (``.*``) would turn an id with a newline into a
-    404 instead of the 400 the id check gives. The suffix (``/pay``, ``/pay/lines``) still
-    decides the route.
+    404 instead of the 400 the id check gives. The empty id matches too (``/drivers//pay``),
+    so it is refused by the same check as any other invalid id, not answered "no such route".
+    The suffix (``/pay``, ``/pay/lines``) still decides the route.
     """
 
-    regex = "(?s:.+)"
+    regex = "(?s:.*)"
 
     def convert(self, value: str) -> str:
         """The id as the server decoded it; ``_check_driver_id`` judges it."""

@@ -237,13 +237,16 @@ def test_a_missing_date_is_a_400_not_a_422(
 
 
 # What the event contract refuses in an id (docs/contracts.md §1): never paid, so never asked.
+@pytest.mark.parametrize("lines", [False, True], ids=["pay", "lines"])
 @pytest.mark.parametrize(
-    "driver_id", ["x" * 129, "new%0Aline", "nul%00", "%20leading", "bidi%E2%80%AEx"]
+    "driver_id",
+    ["x" * 129, "new%0Aline", "nul%00", "%20leading", "bidi%E2%80%AEx", "", "%20", "%20%09%20"],
+    ids=["too-long", "newline", "nul", "leading-space", "bidi", "empty", "space", "blank"],
 )
 def test_a_driver_id_no_event_could_carry_is_a_400_naming_driver_id(
-    client: TestClient, auth: dict[str, str], driver_id: str
+    client: TestClient, auth: dict[str, str], driver_id: str, lines: bool
 ) -> None:
-    response = client.get(pay_url(driver_id), headers=auth)
+    response = client.get(pay_url(driver_id, lines=lines), headers=auth)
     assert response.status_code == 400
     body = response.json()
     assert body["parameter"] == "driver_id"
