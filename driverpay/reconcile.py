@@ -27,11 +27,14 @@ from typing import Any
 from driverpay import topics
 from driverpay.recompute import partition, read_jsonl, recompute
 from jobs.endpoints import DEFAULT_PG_DSN
+from udfs.daily import DayBase
 from udfs.ledger import PayLine
 from udfs.localday import pay_date
 from udfs.money import from_minor
 from udfs.reconcile import (
+    correction_record,
     corrections,
+    day_bases,
     driver_day,
     in_effect,
     line_from_record,
@@ -53,6 +56,9 @@ class Streamed:
 
     totals: dict[tuple[str, str], tuple[int, str]]  # (driver, date) -> (minor, currency)
     lines: list[PayLine]
+    # (driver, date) -> the served row's total, line count and version: what a correction
+    # restates once the job no longer holds the day (udfs.daily.DayBase)
+    days: dict[tuple[str, str], DayBase] = field(default_factory=dict)
 
 
 @dataclass
@@ -152,16 +158,19 @@ def read_postgres(dsn: str, day: str) -> Streamed:
 
     with psycopg.connect(dsn, connect_timeout=10) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT driver_id, total_cents, currency FROM driver_daily_pay WHERE pay_date = %s",
+            "SELECT driver_id, total_cents, currency, line_count, version FROM driver_daily_pay "
+            "WHERE pay_date = %s",
             (day,),
         )
-        totals = {(d, day): (int(c), cur_) for d, c, cur_ in cur.fetchall()}
+        rows = cur.fetchall()
+        totals = {(d, day): (int(c), cur_) for d, c, cur_, _, _ in rows}
+        days = {(d, day): DayBase(int(c), int(n), int(v)) for d, c, _, n, v in rows}
         cur.execute(
             f"SELECT {', '.join(PG_LINE_COLUMNS)} FROM pay_lines WHERE pay_date = %s",
             (day,),
         )
         lines = [pg_line(row, day) for row in cur.fetchall()]
-    return Streamed(totals, lines)
+    return Streamed(totals, lines, days)
 
 
 def pg_line(row: tuple[Any, ...], day: str) -> PayLine:
@@ -303,7 +312,7 @@ def reconcile(
         if stream is not None:
             report.applied = append_corrections(stream / CORRECTIONS_FILE, report.corrections)
         else:
-            report.applied = produce_corrections(kafka, report.corrections)
+            report.applied = produce_corrections(kafka, day_bases(report.corrections, side.days))
     write_metrics(run_dir, report)
     return report
 
@@ -377,8 +386,12 @@ def append_corrections(path: Path, lines: Iterable[PayLine]) -> int:
     return len(new)
 
 
-def produce_corrections(bootstrap: str, lines: list[PayLine]) -> int:
-    """Send to ``pay-corrections`` with an idempotent producer, keyed by driver-day."""
+def produce_corrections(bootstrap: str, lines: list[tuple[PayLine, DayBase]]) -> int:
+    """Send to ``pay-corrections`` with an idempotent producer, keyed by driver-day, in order.
+
+    Each record carries its driver-day as it stands before the line (``correction_record``):
+    the job restates a day it no longer holds from it (udfs.daily, ``RESTATED``).
+    """
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
@@ -388,9 +401,10 @@ def produce_corrections(bootstrap: str, lines: list[PayLine]) -> int:
         if err is not None:
             errors.append(str(err))
 
-    for line in lines:
+    for line, base in lines:
         key = "|".join(driver_day(line))
-        producer.produce(TOPIC, key=key, value=line.to_json(), on_delivery=delivered)
+        value = json.dumps(correction_record(line, base), separators=(",", ":"), ensure_ascii=False)
+        producer.produce(TOPIC, key=key, value=value, on_delivery=delivered)
         producer.poll(0)
     remaining = producer.flush(30)
     if remaining or errors:

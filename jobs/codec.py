@@ -22,7 +22,7 @@ from pyflink.common import Row
 from pyflink.common.typeinfo import Types
 
 from jobs.pg_schema import SinkColumn, read_migrations, row_values, typed_columns
-from udfs.daily import DailyState, Span
+from udfs.daily import DailyState, DayBase, Span
 from udfs.events import EventType, OrderEvent
 from udfs.ledger import LineKind, PaidInterval, PayLine
 from udfs.lifecycle import OrderState
@@ -69,9 +69,16 @@ _LINE_FIELDS = [
     ("schedule_version", Types.STRING()),
     ("reason", Types.STRING()),
 ]
+# What a correction says its driver-day stood at (udfs.daily.DayBase); null on every other line.
+_BASE_FIELDS = [
+    ("base_total_minor", Types.LONG()),
+    ("base_line_count", Types.LONG()),
+    ("base_version", Types.LONG()),
+]
 # A ledger line on its way from the lifecycle to its driver-day, with the event time behind it.
 LINE_TYPE = Types.ROW_NAMED(
-    [*(n for n, _ in _LINE_FIELDS), "event_ms"], [*(t for _, t in _LINE_FIELDS), Types.LONG()]
+    [*(n for n, _ in _LINE_FIELDS), "event_ms", *(n for n, _ in _BASE_FIELDS)],
+    [*(t for _, t in _LINE_FIELDS), Types.LONG(), *(t for _, t in _BASE_FIELDS)],
 )
 KEYED_LINE = Types.ROW([Types.STRING(), LINE_TYPE])  # key: driver_id|pay_date (or order_id)
 
@@ -119,7 +126,7 @@ def side_carrier(tag_id: str, record: str, key: str) -> Row:
     """A keyed main-output row carrying one side-output record (keyed by the order)."""
     return Row(key, Row(
         "", CARRIER_PREFIX + tag_id, "", key, "", 0, 0, "", "", "", "", 0, 0, 0, "", "", "", "",
-        "", "", record, 0,
+        "", "", record, 0, None, None, None,
     ))  # fmt: skip
 
 
@@ -237,15 +244,21 @@ def order_value(state: OrderState, timer_ms: int | None) -> str:
     return _state_text([ORDER_LAYOUT, state.revision, timer_ms, events, lines])
 
 
-def line_event_row(line: PayLine, event_ms: int) -> Row:
+def line_event_row(line: PayLine, event_ms: int, base: DayBase | None = None) -> Row:
     """The typed row the daily stage consumes for one ledger line, keyed by its driver-day."""
     key = daily_key(line.interval.driver_id, line.pay_date.isoformat())
-    return Row(key, Row(*line_fields(line), event_ms))
+    day = (base.total_minor, base.line_count, base.version) if base else (None, None, None)
+    return Row(key, Row(*line_fields(line), event_ms, *day))
 
 
 def line_event(r: Row) -> tuple[PayLine, int]:
     """The inverse of :func:`line_event_row`."""
     return row_to_line(r), r[21]
+
+
+def line_base(r: Row) -> DayBase | None:
+    """The day a correction's row says it applies to, or None (every other line)."""
+    return None if r[22] is None else DayBase(r[22], r[23], r[24])
 
 
 def daily_state(

@@ -35,6 +35,7 @@ from jobs.codec import (
     daily_state,
     daily_value,
     keyed_event,
+    line_base,
     line_event,
     line_event_row,
     order_state,
@@ -59,7 +60,7 @@ from udfs.events import (
 from udfs.ledger import LineKind, PayLine, record_json
 from udfs.lifecycle import OrderLifecycle, OrderState, Step, quarantine_record
 from udfs.localday import pay_date
-from udfs.reconcile import CorrectionError, correction_line
+from udfs.reconcile import CorrectionError, correction
 from udfs.stream_clock import StreamClock
 from udfs.timefmt import format_ms
 from udfs.zones import ZonesError
@@ -283,12 +284,12 @@ class ParseCorrections(RawRecordStage):
     def _parse(self, value: Any) -> Iterator[Any]:
         raw = self.decode(value)
         try:
-            line = correction_line(raw.payload, self.zones)
+            line, base = correction(raw.payload, self.zones)
         except CorrectionError as exc:
             yield DEAD_LETTER, dead_letter(f"correction: {exc}", raw.payload, raw.position)
             return
         self.received.inc()
-        yield line_event_row(line, line.end_ms)
+        yield line_event_row(line, line.end_ms, base)
 
 
 class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: ignore[misc]
@@ -512,6 +513,7 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         self.finalized = group.counter("days_finalized")
         self.post_final = group.counter("post_final_updates")
         self.too_late = group.counter("lines_beyond_retention")
+        self.restated = group.counter("days_restated")  # corrections beyond retention
         self.duplicate_lines = group.counter("duplicate_lines")
         self.quarantined = group.counter("quarantined")
         self.overlapping = group.counter("lines_overlapping_paid")
@@ -539,10 +541,18 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         state = self._day(stored) if stored is not None else None
         line, event_ms = line_event(value)
         watermark = ctx.timer_service().current_watermark()
-        new_state, step = self.totals.on_line(state, line, event_ms, watermark)
+        base = line_base(value)
+        new_state, step = self.totals.on_line(state, line, event_ms, watermark, base)
         if step.verdict is Verdict.BEYOND_RETENTION:
             self.too_late.inc()  # the reconciliation path picks these up from the audit topic
             yield AUDIT, dumps({"kind": "LINE_BEYOND_RETENTION", "line": line.to_record()})
+            return
+        if step.verdict is Verdict.RESTATED:  # a correction for a day whose state is gone
+            self.restated.inc()
+            record = line.to_record()
+            yield LEDGER, sink_record(record_json(record), record, LEDGER_COLUMNS)
+            if step.emit is not None:
+                yield sink_record(daily_json(step.emit), step.emit, DAILY_COLUMNS)
             return
         assert new_state is not None
         if step.verdict is Verdict.DUPLICATE:

@@ -40,6 +40,9 @@ class Verdict(StrEnum):
     # in another currency than the day's (its first line's): a driver-day has one currency
     # (docs/contracts.md §2), and minor units of two currencies never add up. Quarantined.
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    # a correction for a day whose state is gone, carrying the day as its corrector read it:
+    # emitted as that day plus this line, and nothing kept (DailyTotals.on_line)
+    RESTATED = "RESTATED"
 
 
 # A paid stretch of one order on one day: the line's [start, end) and its interval key.
@@ -67,6 +70,21 @@ class DailyState:
     spans: MutableMapping[str, tuple[Span, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DayBase:
+    """A driver-day as a corrector read it, just before one correction line.
+
+    ``driverpay reconcile`` sends it with each correction: the served total, line count and
+    version, plus the corrections before this one in the same run. The daily stage uses it only
+    for a day whose state is gone (beyond retention), where nothing else knows the total the
+    correction applies to.
+    """
+
+    total_minor: int
+    line_count: int
+    version: int
+
+
 @dataclass
 class DailyStep:
     """What one transition produced: the verdict, an updated total, the next timer, or discard."""
@@ -91,14 +109,25 @@ class DailyTotals:
     max_lines: int = MAX_LINES_PER_DAY
 
     def on_line(
-        self, state: DailyState | None, line: PayLine, event_ms: int, watermark_ms: int
+        self,
+        state: DailyState | None,
+        line: PayLine,
+        event_ms: int,
+        watermark_ms: int,
+        base: DayBase | None = None,
     ) -> tuple[DailyState | None, DailyStep]:
-        """Apply one ledger line (or reversal) to its day, at most once."""
+        """Apply one ledger line (or reversal) to its day, at most once.
+
+        ``base``: what a correction says its day stood at; used only once the day's state is
+        gone, to restate the day with the correction (``Verdict.RESTATED``).
+        """
         zone = self.zones[line.interval.zone]
         day_end = day_end_ms(line.pay_date, zone.timezone)
         if state is None:
             if day_end + self.grace_ms + self.retention_ms <= watermark_ms:
-                return None, DailyStep(Verdict.BEYOND_RETENTION)
+                if base is None:
+                    return None, DailyStep(Verdict.BEYOND_RETENTION)
+                return None, self._restate(base, line, day_end, event_ms)
             state = DailyState(currency=line.currency, day_end_ms=day_end)
         verdict = self._admit(state, line)
         if verdict is not Verdict.APPLIED:
@@ -134,6 +163,26 @@ class DailyTotals:
             if line.start_ms < line.end_ms:
                 _set_spans(state, order, (*spans, (line.start_ms, line.end_ms, key)))
         return Verdict.APPLIED
+
+    def _restate(self, base: DayBase, line: PayLine, day_end: int, event_ms: int) -> DailyStep:
+        """The day as ``base`` says it stood, plus ``line``: one final version, nothing kept.
+
+        Idempotent: the same correction restates the same total however often it arrives, so a
+        replay never adds it twice. Its line id is not remembered (there is no state), so the
+        ledger output may carry a replayed correction again, under the same id.
+        """
+        day = DailyState(
+            currency=line.currency,
+            total_minor=base.total_minor + line.amount_minor,
+            line_count=base.line_count + (-1 if line.kind is LineKind.REVERSAL else 1),
+            version=base.version,
+            final=True,
+            post_final=True,
+            day_end_ms=day_end,
+            as_of_ms=event_ms,
+        )
+        step = self._emit(day, line.interval.driver_id, line.pay_date.isoformat())
+        return DailyStep(Verdict.RESTATED, emit=step.emit, discard=True)
 
     def on_timer(
         self, state: DailyState, driver_id: str, pay_date: str, watermark_ms: int

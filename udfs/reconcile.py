@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from udfs.daily import DayBase
 from udfs.events import (
     MAX_EVENT_MS,
     MIN_EVENT_MS,
@@ -221,7 +222,12 @@ CORRECTION_KINDS = frozenset({LineKind.REVERSAL, LineKind.ADJUSTMENT})
 
 
 def correction_line(payload: bytes | None, zones: Mapping[str, Any]) -> PayLine:
-    """A correction from its JSON record (``PayLine.to_record``'s shape), validated.
+    """A correction from its JSON record (``PayLine.to_record``'s shape), validated."""
+    return correction(payload, zones)[0]
+
+
+def correction(payload: bytes | None, zones: Mapping[str, Any]) -> tuple[PayLine, DayBase | None]:
+    """A correction line and the driver-day it says it applies to (``correction_record``).
 
     Only reversals and adjustments with a reason, for a known zone, are corrections: the daily
     stage then applies each at most once, like any line.
@@ -243,7 +249,58 @@ def correction_line(payload: bytes | None, zones: Mapping[str, Any]) -> PayLine:
         raise CorrectionError(f"unknown zone {line.interval.zone!r}")
     _check_bounds(line)
     _check_priced(line, zones[line.interval.zone])
-    return line
+    return line, _day_base(record)
+
+
+# A correction's driver-day as reconcile read it (udfs.daily.DayBase), in its record.
+DAY_BASE_FIELDS = ("day_total_minor", "day_line_count", "day_version")
+_MAX_DAY_MINOR = MAX_CORRECTION_MINOR * 10_000  # far above any day, far inside BIGINT
+_MAX_DAY_COUNT = 10**9
+
+
+def correction_record(line: PayLine, base: DayBase) -> dict[str, Any]:
+    """What ``reconcile --apply`` sends: the line, and its day as it stands before the line."""
+    values = (base.total_minor, base.line_count, base.version)
+    return line.to_record() | dict(zip(DAY_BASE_FIELDS, values, strict=True))
+
+
+def day_bases(
+    lines: Iterable[PayLine], days: Mapping[DriverDay, DayBase]
+) -> list[tuple[PayLine, DayBase]]:
+    """Each correction with its driver-day as it stands once the ones before it are applied.
+
+    ``days``: the served driver-days (a day the stream never served starts at zero). Lines of
+    one driver-day must be applied in the order given: they are sent keyed by the driver-day.
+    """
+    current = dict(days)
+    out = []
+    for line in lines:
+        key = driver_day(line)
+        base = current.get(key, DayBase(0, 0, 0))
+        out.append((line, base))
+        step = -1 if line.kind is LineKind.REVERSAL else 1
+        current[key] = DayBase(
+            base.total_minor + line.amount_minor, base.line_count + step, base.version + 1
+        )
+    return out
+
+
+def _day_base(record: Mapping[str, Any]) -> DayBase | None:
+    """All three day fields, whole numbers within the columns' range, or none of them."""
+    given = [record.get(name) for name in DAY_BASE_FIELDS]
+    if all(value is None for value in given):
+        return None
+    bounds = (_MAX_DAY_MINOR, _MAX_DAY_COUNT, _MAX_DAY_COUNT)
+    numbers: list[int] = []
+    for name, value, bound in zip(DAY_BASE_FIELDS, given, bounds, strict=True):
+        low = 0 if name == "day_version" else -bound  # a count as reversals leave it
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= bound:
+            raise CorrectionError(
+                f"{', '.join(DAY_BASE_FIELDS)}: all three whole numbers in range, or none "
+                f"({name} is {value!r})"
+            )
+        numbers.append(value)
+    return DayBase(*numbers)
 
 
 def _check_texts(record: Mapping[str, Any]) -> None:

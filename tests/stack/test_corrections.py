@@ -15,7 +15,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import psycopg
 import pytest
 import yaml
 
+from driverpay import topics
 from driverpay.generate import GenConfig, generate
 from driverpay.produce import produce, read_lines
 from driverpay.reconcile import Report, reconcile
@@ -183,3 +184,102 @@ def test_a_window_corrected_at_5pm_is_repriced_after_a_savepoint_upgrade(
         "PostgreSQL to equal the truth under the corrected zones",
         every=3,
     )
+
+
+def served(driver: str, day: date) -> tuple[int, int, int] | None:
+    """``(total_cents, line_count, version)`` of a driver-day in PostgreSQL, or None."""
+    with psycopg.connect(stack.PG_DSN) as conn:
+        row = conn.execute(
+            "SELECT total_cents, line_count, version FROM driver_daily_pay "
+            "WHERE driver_id = %s AND pay_date = %s",
+            (driver, day),
+        ).fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+
+def final(driver: str, day: date) -> bool:
+    """Whether PostgreSQL holds the driver-day as final."""
+    with psycopg.connect(stack.PG_DSN) as conn:
+        row = conn.execute(
+            "SELECT final FROM driver_daily_pay WHERE driver_id = %s AND pay_date = %s",
+            (driver, day),
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def nine_days_on(old: date) -> list[bytes]:
+    """Filler orders every 12 hours from the day after ``old`` to nine days after it.
+
+    A partition's event time may not jump more than a day at once (``AHEAD_OF_STREAM``): a
+    stream only gets nine days on by living through them.
+    """
+    first = datetime.combine(old, datetime.min.time(), UTC) + timedelta(days=1, hours=10)
+    lines = []
+    for step in range(18):
+        for i in range(30):
+            order = f"f-{old}-{step}-{i}"
+            begin = first + timedelta(hours=12 * step, seconds=10 * i)
+            for kind, moment in (("ACCEPTED", begin), ("DELIVERED", begin + timedelta(minutes=1))):
+                when = moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                lines.append(
+                    hostile.dump(hostile.event(f"{order}-{kind}", order, "zz-filler", kind, when))
+                )
+    return lines
+
+
+def test_a_day_past_the_jobs_retention_is_corrected_through_pay_corrections(
+    real_stack: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job keeps a final day for 7 days; a correction after that restates the served row.
+
+    Twelve days ago d-old was paid 9.00 for 10:00-10:30. Nine days later (event time) the day's
+    state is gone, and an order of that day whose events arrive only now cannot be paid by the
+    stream: they are quarantined, its acceptance being far more than 12 h behind the stream's
+    time. Reconcile finds the order in the archive and sends an adjustment that carries the row
+    it read: the job restates the day as 18.00, once.
+    """
+    old = (datetime.now(UTC) - timedelta(days=12)).date()  # never ahead of the stream's clock
+    archive = tmp_path / "archive"
+    monkeypatch.setenv("DRIVERPAY_ARCHIVE", str(archive))
+
+    def delivery(order: str, start: str, end: str) -> list[bytes]:
+        return [
+            hostile.dump(hostile.event(f"{order}-{k}", order, "d-old", k, hostile.at(t, str(old))))
+            for k, t in (("ACCEPTED", start), ("DELIVERED", end))
+        ]
+
+    job = stack.fresh_start("driverpay-past-retention")
+    fillers = nine_days_on(old)
+    produce(delivery("o-paid", "10:00", "10:30") + fillers, stack.KAFKA)
+    eight_days_on = old + timedelta(days=8)  # final once d-old's day has left the job's state
+    stack.wait_for(lambda: final("zz-filler", eight_days_on), 240, "nine days to pass", every=3)
+    row = served("d-old", old)
+    assert row is not None
+    assert row[:2] == (900, 1)
+    version = row[2]
+    produce(delivery("o-late", "12:00", "12:30"), stack.KAFKA)
+    stack.wait_for(
+        lambda: sorted(
+            r["kind"]
+            for r in stack.committed_records(topics.QUARANTINE, 1)
+            if r.get("order_id") == "o-late"
+        )
+        == ["INVALID_TRANSITION", "OPEN_TOO_LONG"],
+        120,
+        "the stream to quarantine o-late's events",
+        every=3,
+    )
+    stack.wait_for(lambda: archived(archive) >= 4 + len(fillers), 120, "the archive", every=3)
+    assert served("d-old", old) == (900, 1, version)
+
+    report = reconcile(old, ZONES_FILE.read_bytes(), archive, tmp_path / "r1", dsn=stack.PG_DSN,
+                       apply=True)  # fmt: skip
+    assert [(d["streamed_minor"], d["recomputed_minor"]) for d in report.deltas] == [(900, 1800)]
+    assert [c.kind.value for c in report.corrections] == ["ADJUSTMENT"]
+    restated = (1800, 2, version + 1)
+    stack.wait_for(lambda: served("d-old", old) == restated, 120, "d-old restated", every=3)
+    again = reconcile(old, ZONES_FILE.read_bytes(), archive, tmp_path / "r2", dsn=stack.PG_DSN,
+                      apply=True)  # fmt: skip
+    assert (again.deltas, again.applied) == ([], 0)
+    assert served("d-old", old) == restated
+    assert stack.flink(f"/jobs/{job}")["state"] == "RUNNING"

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from udfs.daily import DailyTotals, Verdict
+from udfs.daily import DailyTotals, DayBase, Verdict
 from udfs.events import EventType, OrderEvent
 from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
 from udfs.lifecycle import OrderLifecycle, OrderState, reverse
@@ -230,3 +230,53 @@ def test_a_line_in_another_currency_than_the_drivers_day_is_not_added_to_its_tot
     assert (state.currency, state.total_minor, state.line_count) == ("USD", 900, 1)
     state, again = totals.on_line(state, yen, AT_10_30, NO_WATERMARK)
     assert again.verdict is Verdict.DUPLICATE  # a re-send is not quarantined twice
+
+
+SERVED = DayBase(total_minor=900, line_count=1, version=3)  # the day's row, as reconcile read it
+GONE = MIDNIGHT + HOUR + 7 * DAY  # the watermark once the day's state has expired
+
+
+def correction(order: str = "o-2", kind: LineKind = LineKind.ADJUSTMENT) -> PayLine:
+    paid = line(order, AT_10_30, AT_10_30 + 20 * 60_000)  # 6.00
+    return replace(paid, line_id=f"fix-{order}-{kind.value}", kind=kind, reason="reconcile r")
+
+
+def test_a_correction_for_a_day_past_retention_restates_the_day_its_corrector_read() -> None:
+    state, step = TOTALS.on_line(None, correction(), AT_10_30, GONE, SERVED)
+    assert (state, step.verdict, step.discard) == (None, Verdict.RESTATED, True)
+    assert step.emit is not None
+    assert (step.emit["total_cents"], step.emit["line_count"], step.emit["version"]) == (
+        1500,
+        2,
+        4,
+    )
+    assert (step.emit["final"], step.emit["post_final"]) == (True, True)
+
+
+def test_the_same_correction_twice_restates_the_same_total_not_twice_the_pay() -> None:
+    _, first = TOTALS.on_line(None, correction(), AT_10_30, GONE, SERVED)
+    _, again = TOTALS.on_line(None, correction(), AT_10_30, GONE, SERVED)
+    assert first.emit == again.emit
+
+
+def test_a_reversal_past_retention_takes_its_line_off_the_count() -> None:
+    reversal = correction(kind=LineKind.REVERSAL)
+    reversal = replace(reversal, amount=-reversal.amount)
+    _, step = TOTALS.on_line(None, reversal, AT_10_30, GONE, SERVED)
+    assert step.emit is not None
+    assert (step.emit["total_cents"], step.emit["line_count"]) == (300, 0)
+
+
+def test_a_line_without_a_base_past_retention_still_goes_to_reconciliation() -> None:
+    assert TOTALS.on_line(None, correction(), AT_10_30, GONE)[1].verdict is (
+        Verdict.BEYOND_RETENTION
+    )
+
+
+def test_a_day_still_held_ignores_the_base_its_state_knows_better() -> None:
+    state, _ = TOTALS.on_line(None, line(), AT_10_30, NO_WATERMARK)
+    stale = DayBase(total_minor=0, line_count=0, version=0)
+    _, step = TOTALS.on_line(state, correction(), AT_10_30, MIDNIGHT, stale)
+    assert step.verdict is Verdict.APPLIED
+    assert step.emit is not None
+    assert step.emit["total_cents"] == 1500

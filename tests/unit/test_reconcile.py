@@ -8,13 +8,17 @@ from decimal import Decimal
 
 import pytest
 
+from udfs.daily import DayBase
 from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
 from udfs.lifecycle import reverse
 from udfs.money import pay_amount
 from udfs.reconcile import (
     CorrectionError,
+    correction,
     correction_line,
+    correction_record,
     corrections,
+    day_bases,
     in_effect,
     line_from_record,
     total_minor,
@@ -141,6 +145,19 @@ HOSTILE_CORRECTIONS = {
     "a rate of Infinity": ({"rate_per_minute": "Infinity"}, "rate_per_minute: not a finite"),
     "a start in year 9999": ({"start": "9999-12-31T23:59:59Z"}, "start: outside the supported"),
     "a pay date in year 1": ({"pay_date": "0001-01-01"}, "pay_date: outside the supported"),
+    "a day total without its count and version": ({"day_total_minor": 900}, "all three whole"),
+    "a day version that is text": (
+        {"day_total_minor": 900, "day_line_count": 1, "day_version": "3"},
+        "day_version is '3'",
+    ),
+    "a day total beyond BIGINT": (
+        {"day_total_minor": 2**70, "day_line_count": 1, "day_version": 3},
+        "day_total_minor is",
+    ),
+    "a negative day version": (
+        {"day_total_minor": 0, "day_line_count": 1, "day_version": -1},
+        "day_version is -1",
+    ),
 }
 
 
@@ -204,3 +221,30 @@ def test_a_correction_for_the_first_local_day_events_can_fall_on_is_accepted(zon
     assert line.pay_date.isoformat() == "1999-12-31"
 
     assert correction_line(line.to_json().encode(), zones) == line
+
+
+SERVED = DayBase(total_minor=1350, line_count=1, version=3)  # d1's overpaid row on 2026-11-24
+
+
+def test_each_correction_carries_its_day_as_it_stands_once_the_ones_before_it_applied(zones):
+    right = paid(zones, "o1", "2026-11-24T18:00:00Z", "2026-11-24T18:30:00Z")  # 9.00
+    fixes = corrections([overpaid(right[0], "4.50")], right, run_id="r1")
+    assert [(f.kind, f.amount_minor) for f in fixes] == [
+        (LineKind.REVERSAL, -1350),
+        (LineKind.ADJUSTMENT, 900),
+    ]
+    bases = [base for _, base in day_bases(fixes, {("d1", "2026-11-24"): SERVED})]
+    assert bases == [SERVED, DayBase(0, 0, 4)]
+
+
+def test_a_day_the_stream_never_served_starts_from_nothing(zones):
+    right = paid(zones, "o1", "2026-11-24T18:00:00Z", "2026-11-24T18:30:00Z")
+    [(fix, base)] = day_bases(corrections([], right, run_id="r1"), {})
+    assert (fix.kind, base) == (LineKind.ADJUSTMENT, DayBase(0, 0, 0))
+
+
+def test_the_job_reads_a_correction_and_its_day_back_as_they_were_sent(zones):
+    for fix, base in day_bases(sample_fixes(zones), {}):
+        sent = json.dumps(correction_record(fix, base)).encode()
+        assert correction(sent, zones) == (fix, base)
+        assert correction(fix.to_json().encode(), zones) == (fix, None)
