@@ -31,9 +31,10 @@ SUBMITTED_WITH = {
 }
 
 
-def job_start(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``argv`` from the checkout with only PATH and ``env`` in its environment."""
     return subprocess.run(
-        [sys.executable, "-m", "driverpay.job_start", *args],
+        argv,
         env={"PATH": os.environ["PATH"], **env},
         cwd=ROOT,
         capture_output=True,
@@ -41,6 +42,10 @@ def job_start(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
         timeout=60,
         check=True,
     )
+
+
+def job_start(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "driverpay.job_start", *args], env)
 
 
 def recovering_shell(flink_dir: Path, env: dict[str, str]) -> dict[str, str]:
@@ -50,15 +55,7 @@ def recovering_shell(flink_dir: Path, env: dict[str, str]) -> dict[str, str]:
         f"for n in {' '.join(JOB_ENVIRONMENT)}; do "
         '[[ -v $n ]] && printf "%s=%s\\0" "$n" "${!n}"; done; true'
     )
-    out = subprocess.run(
-        ["bash", "-c", script],
-        env={"PATH": os.environ["PATH"], **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    out = run(["bash", "-c", script], env).stdout
     return dict(item.split("=", 1) for item in out.split("\0") if item)
 
 

@@ -233,17 +233,23 @@ def test_an_unexpected_error_in_one_fetch_is_reported_and_the_fetcher_carries_on
     assert errors[:2] == [None, "internal error: RuntimeError: a bug in the first fetch"]
 
 
+def published_once(url: str, tmp_path: Path) -> tuple[SyncSettings, list[Zones]]:
+    """A sync that published upstream's version and stopped: its settings, the topic."""
+    on_topic: list[Zones] = []
+    sync = make_sync(url, on_topic, tmp_path)
+    sync.fetch_cycle()
+    sync.publish_pending()
+    sync.close()
+    return sync.settings, on_topic
+
+
 def test_a_restarted_sync_does_not_republish_the_version_already_in_use(
     upstream: tuple[Upstream, str], tmp_path: Path
 ) -> None:
     _, url = upstream
-    first: list[Zones] = []
-    before = make_sync(url, first, tmp_path)
-    before.fetch_cycle()
-    before.publish_pending()
-    before.close()
+    settings, first = published_once(url, tmp_path)
     again: list[Zones] = []
-    after = ZonesSync(before.settings, again.append, current=first[0])
+    after = ZonesSync(settings, again.append, current=first[0])
     after.fetch_cycle()
     assert after.publish_pending() == []
     after.close()
@@ -254,15 +260,12 @@ def test_a_version_that_changes_a_zones_currency_is_refused_not_published(
 ) -> None:
     """The job would skip it; the sync must not report it as the version in use."""
     service, url = upstream
-    on_topic: list[Zones] = []
-    first = make_sync(url, on_topic, tmp_path)
-    first.fetch_cycle()
-    [in_use] = first.publish_pending()
-    first.close()
+    settings, on_topic = published_once(url, tmp_path)
+    [in_use] = on_topic
     sf_in_euros = {"timezone": "America/Los_Angeles", "currency": "EUR", "rate_per_minute": "0.30"}
     service.body = yaml.safe_dump({"zones": {"sf": sf_in_euros}}).encode()
     published: list[Zones] = []
-    sync = ZonesSync(first.settings, published.append, in_use, known=on_topic)
+    sync = ZonesSync(settings, published.append, in_use, known=on_topic)
     sync.fetch_cycle()
     assert sync.publish_pending() == []
     assert published == []
