@@ -212,9 +212,10 @@ def serve(
         "port": port,
         "log_level": "info",
         "access_log": access_log,
-        # uvloop and httptools when installed (they are: pyproject), else asyncio and h11
+        # uvloop and httptools when installed (they are: pyproject), else asyncio and h11;
+        # either way a request head over 16 KiB is refused (driverpay/http_limits.py)
         "loop": "auto",
-        "http": "auto",
+        "http": _http_protocol(),
         # No proxy is in front by default: X-Forwarded-For is the client's own claim, and
         # trusting it (uvicorn does from 127.0.0.1) would let any client pick its rate limit.
         "proxy_headers": False,
@@ -223,6 +224,15 @@ def serve(
         uvicorn.run(api, **options)
     else:  # workers are separate processes: each builds the app from the environment
         uvicorn.run("driverpay.api:app_from_env", factory=True, workers=workers, **options)
+
+
+def _http_protocol() -> Any:
+    """The HTTP protocol: httptools with a bound on the request head, else h11 (bounded)."""
+    try:
+        from driverpay.http_limits import BoundedHttpToolsProtocol
+    except ImportError:
+        return "h11"
+    return BoundedHttpToolsProtocol
 
 
 def _bad_input(message: str) -> typer.Exit:
