@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote, urlparse
 
 import typer
@@ -15,6 +15,9 @@ from rich.progress import Progress
 
 from driverpay import paycmd, topics
 from jobs.settings import ARCHIVE_ENV, DEFAULT_ARCHIVE
+
+if TYPE_CHECKING:
+    from udfs.zones import Zones
 
 # A crash's trace must not print local variables: tokens and the environment are among them.
 app = typer.Typer(
@@ -28,6 +31,18 @@ err = Console(stderr=True)
 def zones_path() -> Path:
     """The zones file named by DRIVERPAY_ZONES (docs/contracts.md §9)."""
     return Path(os.environ.get("DRIVERPAY_ZONES", "config/zones.yaml"))
+
+
+def _zones() -> Zones:
+    """DRIVERPAY_ZONES validated, else exit 2 naming the file: before any work (or Flink) starts."""
+    from udfs.zones import ZonesError, load_zones
+
+    try:
+        return load_zones(zones_path())
+    except OSError as exc:
+        raise _bad_input(f"DRIVERPAY_ZONES: {exc.strerror or exc}: {zones_path()}") from None
+    except ZonesError as exc:
+        raise _bad_input(f"DRIVERPAY_ZONES: {exc}") from None
 
 
 @app.command()
@@ -62,10 +77,10 @@ def generate(
     drivers: Annotated[int, typer.Option(min=1)] = 200,
     seed: int = 7,
     day: Annotated[str, typer.Option(help="local pay date, YYYY-MM-DD")] = "2026-11-24",
-    duplicate_rate: float = 0.05,
-    out_of_order_rate: float = 0.2,
-    late_rate: float = 0.01,
-    malformed_rate: float = 0.01,
+    duplicate_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.05,
+    out_of_order_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.2,
+    late_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.01,
+    malformed_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.01,
     hot_driver_share: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="share of orders taken by driver d00000")
     ] = 0.0,
@@ -76,11 +91,10 @@ def generate(
     """Write a seeded, messy synthetic day of events and the truth to check a run against."""
     from driverpay.generate import GenConfig
     from driverpay.generate import generate as run_generator
-    from udfs.zones import load_zones
 
     config = GenConfig(
         seed=seed,
-        day=date.fromisoformat(day),
+        day=_day(day, "--day"),
         drivers=drivers,
         orders=orders,
         duplicate_rate=duplicate_rate,
@@ -90,11 +104,15 @@ def generate(
         hot_driver_share=hot_driver_share,
         hot_order_retries=hot_order_retries,
     )
+    zones = _zones()
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("orders", total=orders)
-        result = run_generator(
-            config, load_zones(zones_path()), output, truth, progress=lambda n: bar.advance(task, n)
-        )
+        try:
+            result = run_generator(
+                config, zones, output, truth, progress=lambda n: bar.advance(task, n)
+            )
+        except OSError as exc:  # e.g. --output in a folder that does not exist
+            raise _bad_input(f"{exc.filename}: {exc.strerror or exc}") from None
     counts = ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items()))
     err.print(f"wrote {output} and {truth}: {counts}")
 
@@ -112,7 +130,6 @@ def run(
     """Run the streaming job on Flink's embedded local execution over a file of events."""
     from jobs.embedded import run_file
     from jobs.settings import HOUR, MINUTE, JobSettings
-    from udfs.zones import load_zones
 
     settings = JobSettings(
         parallelism=parallelism,
@@ -121,7 +138,7 @@ def run(
         max_open_ms=max_open_h * HOUR,
         finalize_grace_ms=finalize_grace_min * MINUTE,
     )
-    zones = load_zones(zones_path())
+    zones = _zones()
     result = run_file(input, output, zones, settings, archive_dir=output / "archive")
     rate = result.input_lines / result.seconds if result.seconds else 0
     counts = ", ".join(f"{k}={len(v)}" for k, v in sorted(result.records.items()))
@@ -143,10 +160,12 @@ def demo(
     from driverpay.generate import generate as run_generator
     from jobs.embedded import run_file
     from jobs.settings import JobSettings
-    from udfs.zones import load_zones
 
-    zones = load_zones(zones_path())
-    output.mkdir(parents=True, exist_ok=True)
+    zones = _zones()
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _bad_input(f"--output: {exc.strerror or exc}: {output}") from None
     events, truth = output / "events.jsonl", output / "truth.json"
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("generating orders", total=orders)
@@ -170,14 +189,20 @@ def produce(
     topic: str = topics.ORDER_EVENTS,
 ) -> None:
     """Send an events file into Kafka (DRIVERPAY_KAFKA), keyed by order_id."""
+    from confluent_kafka import KafkaException
+
+    from driverpay.produce import check_reachable, read_lines
     from driverpay.produce import produce as send
-    from driverpay.produce import read_lines
 
     bootstrap = _kafka()
     lines = read_lines(events)
-    with Progress(console=err) as bar:
-        task = bar.add_task(f"producing to {topic}", total=len(lines))
-        sent = send(lines, bootstrap, topic, rate, progress=lambda n: bar.advance(task, n))
+    try:
+        check_reachable(bootstrap)
+        with Progress(console=err) as bar:
+            task = bar.add_task(f"producing to {topic}", total=len(lines))
+            sent = send(lines, bootstrap, topic, rate, progress=lambda n: bar.advance(task, n))
+    except KafkaException as exc:  # Kafka unreachable, or it stopped taking records: exit 1
+        raise _service_failed(f"Kafka at {bootstrap}", exc) from None
     err.print(f"sent {sent} records to {topic} at {bootstrap}")
 
 
@@ -233,6 +258,12 @@ def _http_protocol() -> Any:
     except ImportError:
         return "h11"
     return BoundedHttpToolsProtocol
+
+
+def _service_failed(service: str, exc: Exception) -> typer.Exit:
+    """A service unreachable or failing: one line on stderr, exit code 1 (docs/contracts.md §4)."""
+    print(f"error: {service}: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+    return typer.Exit(1)
 
 
 def _bad_input(message: str) -> typer.Exit:
@@ -294,11 +325,12 @@ def _version_records(source: str | None) -> tuple[str, ...]:
     return tuple(records)
 
 
-def _day(text: str) -> date:
+def _day(text: str, option: str = "--date") -> date:
+    """A calendar date written YYYY-MM-DD, else exit 2 naming ``option``."""
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _bad_input(f"--date: not a date like 2026-11-24: {text!r}") from None
+        raise _bad_input(f"{option}: not a date like 2026-11-24: {text!r}") from None
 
 
 @app.command()

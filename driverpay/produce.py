@@ -26,6 +26,20 @@ def order_key(line: bytes | None) -> bytes | None:
     return order_id.encode() if isinstance(order_id, str) else None
 
 
+REACH_TIMEOUT_S = 10.0  # a broker that has not answered by then is taken as unreachable
+
+
+def check_reachable(bootstrap: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
+    """Raise ``KafkaException`` unless a broker at ``bootstrap`` answers within ``timeout_s``.
+
+    Asked before sending: the producer itself would queue every record and only tell, as
+    undelivered records, when its final flush gives up a minute later. The probe's own log
+    is off (``log_level`` 0): its exception says the same thing in one line.
+    """
+    probe = Producer({"bootstrap.servers": bootstrap, "log_level": 0})
+    probe.list_topics(timeout=timeout_s)
+
+
 def produce(
     lines: Iterable[bytes | None],
     bootstrap: str,
