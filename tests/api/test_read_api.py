@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from driverpay.api import PoolSettings, create_app
 from tests.api.conftest import OWNER_DSN, READER_DSN, ROOT, TOKEN, Seed
+from tests.serving import free_port, serve_process
 
 pytestmark = pytest.mark.stack
 
@@ -29,13 +26,6 @@ USD_DAY = "2026-11-24"
 
 def pay_url(driver_id: str, day: str = USD_DAY, lines: bool = False) -> str:
     return f"/v1/drivers/{driver_id}/pay{'/lines' if lines else ''}?date={day}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # --- totals ---------------------------------------------------------------------------------
@@ -395,55 +385,9 @@ def test_openapi_lists_both_paths_and_the_bearer_scheme(client: TestClient) -> N
 @contextmanager
 def serving(tmp: Path, **env_overrides: str) -> Iterator[str]:
     """``driverpay serve`` on a free loopback port until the block ends; killed by PID."""
-    port = free_port()
-    log_path = tmp / "serve.log"
-    env = {
-        **os.environ,
-        "DRIVERPAY_API_TOKEN": TOKEN,
-        "DRIVERPAY_PG_READ_DSN": READER_DSN,
-        **env_overrides,
-    }
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            # this checkout's code (python -m from ROOT), whatever the venv was installed from
-            [
-                sys.executable,
-                "-m",
-                "driverpay.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"driverpay serve exited {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"driverpay serve not healthy within 30 s:\n{log_path.read_text()}")
-            time.sleep(0.2)
+    env = {"DRIVERPAY_API_TOKEN": TOKEN, "DRIVERPAY_PG_READ_DSN": READER_DSN, **env_overrides}
+    with serve_process(tmp, env) as (base, _):
         yield base
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")

@@ -88,32 +88,36 @@ def answer_within(seconds: float, request: Callable[[], httpx.Response]) -> http
         runner.shutdown(wait=False)
 
 
+def stalled_then_served(
+    api: tuple[TestClient, FastAPI], url: str
+) -> tuple[httpx.Response, httpx.Response]:
+    """The answer to ``url`` while the API's backend is stopped, then once it runs again."""
+    client, app = api
+    with stopped(backend_pid(client, app)):
+        stalled = answer_within(ANSWER_BOUND_S, lambda: client.get(url, headers=AUTH))
+    return stalled, answer_within(ANSWER_BOUND_S, lambda: client.get(url, headers=AUTH))
+
+
 def test_a_read_from_a_stalled_database_is_a_503_in_bounded_time_then_served_again(
     one_connection_api: tuple[TestClient, FastAPI], seed: Seed
 ) -> None:
-    client, app = one_connection_api
     url = f"/v1/drivers/{seed.usd}/pay?date=2026-11-24"
-    with stopped(backend_pid(client, app)):
-        stalled = answer_within(ANSWER_BOUND_S, lambda: client.get(url, headers=AUTH))
+    stalled, served = stalled_then_served(one_connection_api, url)
     assert stalled.status_code == 503
     assert stalled.json() == {
         "error": "unavailable",
         "message": "database unavailable, retry later",
     }
-    served = answer_within(ANSWER_BOUND_S, lambda: client.get(url, headers=AUTH))
     assert (served.status_code, served.json()["total"]) == (200, "15.00")
 
 
 def test_a_page_of_lines_from_a_stalled_database_is_a_503_in_bounded_time(
     one_connection_api: tuple[TestClient, FastAPI], seed: Seed
 ) -> None:
-    client, app = one_connection_api
     url = f"/v1/drivers/{seed.usd}/pay/lines?date=2026-11-24"
-    with stopped(backend_pid(client, app)):
-        stalled = answer_within(ANSWER_BOUND_S, lambda: client.get(url, headers=AUTH))
+    stalled, served = stalled_then_served(one_connection_api, url)
     assert stalled.status_code == 503
     assert stalled.json()["error"] == "unavailable"
-    served = answer_within(ANSWER_BOUND_S, lambda: client.get(url, headers=AUTH))
     assert (served.status_code, len(served.json()["lines"])) == (200, 4)
 
 

@@ -8,67 +8,34 @@ none of these answers needs one (``/openapi.json`` is static).
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from driverpay.http_limits import MAX_HEAD_BYTES
+from tests.serving import free_port, serve_process
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "head-limit-test-token-" + "x" * 32
 NORMAL_HEADER = "a" * 8_000  # e.g. a large cookie: well under the bound
 JUST_OVER = "a" * (MAX_HEAD_BYTES + 1)
 ONE_MEGABYTE = b"a" * 1_000_000
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """``driverpay serve`` (httptools, as shipped) on a free loopback port; stopped by PID."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    """``driverpay serve`` (httptools, as shipped) on a free loopback port; stopped by PID.
+
+    Its database is not there: any answer from ``/openapi.json`` means it listens.
+    """
     env = {
-        **os.environ,
         "DRIVERPAY_API_TOKEN": TOKEN,
         "DRIVERPAY_PG_READ_DSN": f"postgresql://driverpay_reader@127.0.0.1:{free_port()}/none",
     }
-    command = [sys.executable, "-m", "driverpay.cli", "serve", "--port", str(port)]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"driverpay serve exited {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"driverpay serve not listening in 30 s:\n{log_path.read_text()}")
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", port
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
+    log_dir = tmp_path_factory.mktemp("serve")
+    with serve_process(log_dir, env, "/openapi.json", lambda _: True) as listening:
+        yield listening
 
 
 def raw_answer(port: int, request: bytes) -> bytes:
