@@ -84,22 +84,16 @@ def save(path: Path, environ: Mapping[str, str]) -> None:
 
 def committed_partitions(kafka: str, group: str) -> list[str]:
     """``topic/partition@offset`` of every input partition where ``group`` committed an offset."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-    from confluent_kafka.admin import AdminClient
+    from confluent_kafka import KafkaException
 
-    admin = AdminClient({"bootstrap.servers": kafka, "log_level": 0})
+    from driverpay.group_offsets import committed_offsets
+
     inputs = (topics.ORDER_EVENTS, topics.PAY_CORRECTIONS)
     try:
-        found = admin.list_topics(timeout=KAFKA_TIMEOUT_S).topics
-        parts = [TopicPartition(t, p) for t in inputs if t in found for p in found[t].partitions]
-        if not parts:
-            return []
-        request = [ConsumerGroupTopicPartitions(group, parts)]
-        answer = admin.list_consumer_group_offsets(request, request_timeout=KAFKA_TIMEOUT_S)
-        committed = answer[group].result().topic_partitions
+        committed = committed_offsets(kafka, group, inputs, KAFKA_TIMEOUT_S)
     except KafkaException as exc:
         raise ConnectionError(f"Kafka {kafka}: {exc}") from None
-    return [f"{tp.topic}/{tp.partition}@{tp.offset}" for tp in committed if tp.offset >= 0]
+    return [f"{t}/{p}@{offset}" for (t, p), offset in committed.items() if offset is not None]
 
 
 def check_fresh() -> int:

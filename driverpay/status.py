@@ -525,24 +525,17 @@ def kafka_lags(
     sources: Sources, earlier: Sequence[PartitionLag] = (), window_s: float = 0.0
 ) -> list[PartitionLag]:
     """Committed offsets of the job's group against each input partition's watermarks."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+    from confluent_kafka import KafkaException, TopicPartition
     from confluent_kafka.admin import AdminClient, OffsetSpec
 
-    timeout = HTTP_TIMEOUT_S
+    from driverpay.group_offsets import committed_offsets
+
     admin = AdminClient({"bootstrap.servers": sources.kafka, "log_level": 0})
     try:
-        topics = admin.list_topics(timeout=timeout).topics
-        parts = [
-            TopicPartition(t, p) for t in INPUT_TOPICS if t in topics for p in topics[t].partitions
-        ]
-        if not parts:
+        committed = committed_offsets(sources.kafka, sources.group_id, INPUT_TOPICS, HTTP_TIMEOUT_S)
+        if not committed:
             return []
-        request = [ConsumerGroupTopicPartitions(sources.group_id, parts)]
-        offsets = admin.list_consumer_group_offsets(request, request_timeout=timeout)
-        answered = offsets[sources.group_id].result().topic_partitions
-        committed = {
-            (tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None for tp in answered
-        }
+        parts = [TopicPartition(t, p) for t, p in committed]
         low = _offsets(admin, parts, OffsetSpec.earliest())
         high = _offsets(admin, parts, OffsetSpec.latest())
     except KafkaException as exc:
