@@ -56,6 +56,7 @@ from driverpay.host_speed import HostSpeed
 from driverpay.produce import order_key, produce, read_lines
 from driverpay.profile_window import ProfileWindow
 from driverpay.status import DEFAULT_PROMETHEUS
+from jobs.settings import ARCHIVE_ENV, GROUP_ID_ENV, KAFKA_ENV, PARALLELISM_ENV
 from udfs.events import EventType
 from udfs.money import from_minor
 from udfs.timefmt import format_ms, parse_rfc3339_ms
@@ -441,8 +442,8 @@ class Bench:
         rss.start()
         archive = self.options.out / "archive" / self.tag
         env = {
-            "DRIVERPAY_PARALLELISM": str(parallelism),
-            "DRIVERPAY_ARCHIVE": (archive / f"p{parallelism}").resolve().as_uri(),
+            PARALLELISM_ENV: str(parallelism),
+            ARCHIVE_ENV: (archive / f"p{parallelism}").resolve().as_uri(),
         }
         job = stackctl.submit(f"bench-{time.time_ns()}", env=env)
         self.progress.update(prep, completed=1, total=1)
@@ -630,9 +631,9 @@ def submit_script(
     env = {
         **os.environ,
         "PYFLINK_CLIENT_EXECUTABLE": str(python),
-        "DRIVERPAY_GROUP_ID": group_id,
-        "DRIVERPAY_PARALLELISM": str(parallelism),
-        "DRIVERPAY_KAFKA": stackctl.KAFKA,
+        GROUP_ID_ENV: group_id,
+        PARALLELISM_ENV: str(parallelism),
+        KAFKA_ENV: stackctl.KAFKA,
         **(extra or {}),
     }
     out = subprocess.run(

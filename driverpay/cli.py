@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from driverpay import paycmd, topics
-from jobs.settings import ARCHIVE_ENV, DEFAULT_ARCHIVE
+from jobs.settings import ARCHIVE_ENV, DEFAULT_ARCHIVE, DEFAULT_ZONES, ZONES_ENV
 
 if TYPE_CHECKING:
     from udfs.zones import Zones
@@ -30,7 +30,7 @@ err = Console(stderr=True)
 
 def zones_path() -> Path:
     """The zones file named by DRIVERPAY_ZONES (docs/contracts.md §9)."""
-    return Path(os.environ.get("DRIVERPAY_ZONES", "config/zones.yaml"))
+    return Path(os.environ.get(ZONES_ENV, DEFAULT_ZONES))
 
 
 def _zones() -> Zones:

@@ -28,17 +28,24 @@ from pathlib import Path
 
 from driverpay import topics
 from jobs.faults import FAULT_ENV
-from jobs.settings import ARCHIVE_ENV
+from jobs.settings import (
+    ARCHIVE_ENV,
+    GROUP_ID_ENV,
+    KAFKA_ENV,
+    PARALLELISM_ENV,
+    PG_DSN_ENV,
+    ZONES_ENV,
+)
 
 # The environment a submitted job is built from (docs/contracts.md §9), and the pgpass file the
 # job looks its password up in (jobs/endpoints.py).
 JOB_ENVIRONMENT = (
-    "DRIVERPAY_KAFKA",
-    "DRIVERPAY_PG_DSN",
-    "DRIVERPAY_GROUP_ID",
-    "DRIVERPAY_ZONES",
+    KAFKA_ENV,
+    PG_DSN_ENV,
+    GROUP_ID_ENV,
+    ZONES_ENV,
     ARCHIVE_ENV,
-    "DRIVERPAY_PARALLELISM",
+    PARALLELISM_ENV,
     FAULT_ENV,
     "PGPASSFILE",
 )

@@ -27,6 +27,7 @@ from typing import Any
 from driverpay import topics
 from driverpay.recompute import partition, read_jsonl, recompute
 from jobs.endpoints import DEFAULT_PG_DSN
+from jobs.settings import DEFAULT_KAFKA
 from udfs.daily import DayBase
 from udfs.ledger import PayLine
 from udfs.localday import pay_date
@@ -236,7 +237,7 @@ def reconcile(
     dsn: str = DEFAULT_PG_DSN,
     zone: str | None = None,
     apply: bool = False,
-    kafka: str = "127.0.0.1:9092",
+    kafka: str = DEFAULT_KAFKA,
     progress: Callable[[int, int], None] = lambda done, total: None,
     version_records: tuple[str, ...] = (),
 ) -> Report:

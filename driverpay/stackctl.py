@@ -22,9 +22,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from driverpay import topics
 from driverpay.secrets import ensure_pgpassfile_env
 from jobs.endpoints import DEFAULT_PG_DSN
+from jobs.settings import DEFAULT_KAFKA, GROUP_ID_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
-KAFKA = "127.0.0.1:9092"
+KAFKA = DEFAULT_KAFKA
 PG_DSN = DEFAULT_PG_DSN
 # TRUNCATE is the owner's privilege only (the job's writer role cannot empty pay tables)
 PG_OWNER_DSN = "postgresql://driverpay_owner@127.0.0.1:5432/driverpay"
@@ -98,7 +99,7 @@ def submit(group_id: str, extra: list[str] | None = None, env: dict[str, str] | 
 
     ``env`` adds environment variables for the job (e.g. ``DRIVERPAY_PARALLELISM``).
     """
-    overrides = {"DRIVERPAY_GROUP_ID": group_id, "PATH": "/usr/bin:/bin", **(env or {})}
+    overrides = {GROUP_ID_ENV: group_id, "PATH": "/usr/bin:/bin", **(env or {})}
     out = subprocess.run(
         [str(ROOT / "scripts/stack/submit.sh"), *(extra or [])],
         capture_output=True,

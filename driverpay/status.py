@@ -23,6 +23,7 @@ from typing import Any
 
 from driverpay import topics
 from jobs.endpoints import DEFAULT_READ_DSN
+from jobs.settings import DEFAULT_GROUP_ID, DEFAULT_KAFKA, GROUP_ID_ENV, KAFKA_ENV
 
 FLINK_REST_ENV = "DRIVERPAY_FLINK_REST"
 DEFAULT_FLINK_REST = "http://127.0.0.1:8081"
@@ -426,8 +427,8 @@ class Sources:
 
     flink_rest: str = DEFAULT_FLINK_REST
     prometheus: tuple[str, ...] = DEFAULT_PROMETHEUS
-    kafka: str = "127.0.0.1:9092"
-    group_id: str = "driverpay"
+    kafka: str = DEFAULT_KAFKA
+    group_id: str = DEFAULT_GROUP_ID
     read_dsn: str = DEFAULT_READ_DSN
     reconcile_dir: Path = DEFAULT_RECONCILE_DIR
     job_id: str | None = None
@@ -440,8 +441,8 @@ class Sources:
         env = os.environ
         base = cls(
             flink_rest=env.get(FLINK_REST_ENV, DEFAULT_FLINK_REST),
-            kafka=env.get("DRIVERPAY_KAFKA", "127.0.0.1:9092"),
-            group_id=env.get("DRIVERPAY_GROUP_ID", "driverpay"),
+            kafka=env.get(KAFKA_ENV, DEFAULT_KAFKA),
+            group_id=env.get(GROUP_ID_ENV, DEFAULT_GROUP_ID),
             read_dsn=env.get(READ_DSN_ENV) or DEFAULT_READ_DSN,
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})

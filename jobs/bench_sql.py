@@ -21,6 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from driverpay import topics
+from jobs.settings import (
+    DEFAULT_CLUSTER_PARALLELISM,
+    DEFAULT_KAFKA,
+    GROUP_ID_ENV,
+    KAFKA_ENV,
+    PARALLELISM_ENV,
+)
 
 SOURCE_TABLE = "bench_events_src"  # the Prometheus operator name starts with Source:_<this>
 JOB_NAME = "driverpay-sql-baseline"
@@ -105,7 +112,7 @@ def cluster_environment(name: str) -> Any:
 
     env = StreamExecutionEnvironment.get_execution_environment()
     ship_missing(env, CONNECTORS)
-    env.set_parallelism(int(os.environ.get("DRIVERPAY_PARALLELISM", "2")))
+    env.set_parallelism(int(os.environ.get(PARALLELISM_ENV, DEFAULT_CLUSTER_PARALLELISM)))
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("pipeline.name", name)
     return t_env
@@ -113,8 +120,8 @@ def cluster_environment(name: str) -> Any:
 
 def cluster_kafka_options(default_group: str) -> dict[str, str]:
     """``kafka_options`` from ``DRIVERPAY_KAFKA`` and ``DRIVERPAY_GROUP_ID`` (``flink run -py``)."""
-    bootstrap = os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
-    return kafka_options(bootstrap, os.environ.get("DRIVERPAY_GROUP_ID", default_group))
+    bootstrap = os.environ.get(KAFKA_ENV, DEFAULT_KAFKA)
+    return kafka_options(bootstrap, os.environ.get(GROUP_ID_ENV, default_group))
 
 
 def main() -> None:

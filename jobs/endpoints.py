@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 from psycopg.conninfo import conninfo_to_dict
 
 from driverpay.secrets import ensure_pgpassfile_env, lookup_password
+from jobs.settings import DEFAULT_GROUP_ID, DEFAULT_KAFKA, GROUP_ID_ENV, KAFKA_ENV, PG_DSN_ENV
 
 DEFAULT_PG_DSN = "postgresql://driverpay@127.0.0.1:5432/driverpay"  # the job's writer role
 DEFAULT_READ_DSN = "postgresql://driverpay_reader@127.0.0.1:5432/driverpay"  # read API, status
@@ -39,15 +40,15 @@ class Endpoints:
 
     kafka: str
     pg_dsn: str
-    group_id: str = "driverpay"
+    group_id: str = DEFAULT_GROUP_ID
 
     @classmethod
     def from_env(cls) -> Endpoints:
         """Environment first, so one job file serves every deployment."""
         return cls(
-            kafka=os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092"),
-            pg_dsn=os.environ.get("DRIVERPAY_PG_DSN", DEFAULT_PG_DSN),
-            group_id=os.environ.get("DRIVERPAY_GROUP_ID", "driverpay"),
+            kafka=os.environ.get(KAFKA_ENV, DEFAULT_KAFKA),
+            pg_dsn=os.environ.get(PG_DSN_ENV, DEFAULT_PG_DSN),
+            group_id=os.environ.get(GROUP_ID_ENV, DEFAULT_GROUP_ID),
         )
 
     def jdbc(self) -> dict[str, str]:

@@ -28,7 +28,17 @@ from jobs.functions import KafkaRowDecoder
 from jobs.jars import ARCHIVE, CONNECTORS, ship_missing
 from jobs.pg_schema import insert_sql, read_migrations, sink_columns
 from jobs.pipeline import build_pipeline
-from jobs.settings import ARCHIVE_ENV, DEFAULT_ARCHIVE, MAX_PARALLELISM, JobSettings
+from jobs.settings import (
+    ARCHIVE_ENV,
+    DEFAULT_ARCHIVE,
+    DEFAULT_CLUSTER_PARALLELISM,
+    DEFAULT_ZONES,
+    JOB_NAME,
+    MAX_PARALLELISM,
+    PARALLELISM_ENV,
+    ZONES_ENV,
+    JobSettings,
+)
 from udfs.zones import load_zones
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,7 +250,7 @@ def build(env: StreamExecutionEnvironment, endpoints: Endpoints, settings: JobSe
     # file sink): without them their state is keyed by a hash of the graph, which changes with
     # parallelism, and a savepoint taken at 2 could not be resumed at 4 (docs/design.md).
     t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
-    zones = load_zones(os.environ.get("DRIVERPAY_ZONES", str(ROOT / "config" / "zones.yaml")))
+    zones = load_zones(os.environ.get(ZONES_ENV, str(ROOT / DEFAULT_ZONES)))
     sinks = KafkaPostgresSinks(t_env, endpoints)
     raw = source(t_env, endpoints)
     owned = owned_partitions(endpoints.kafka, settings.parallelism)
@@ -275,11 +285,13 @@ def main() -> None:
     env = StreamExecutionEnvironment.get_execution_environment()
     # Kafka, JDBC and the archive's Parquet writer: from the cluster's lib/, or shipped.
     ship_missing(env, CONNECTORS, ARCHIVE)
-    settings = JobSettings(parallelism=int(os.environ.get("DRIVERPAY_PARALLELISM", "2")))
+    settings = JobSettings(
+        parallelism=int(os.environ.get(PARALLELISM_ENV, DEFAULT_CLUSTER_PARALLELISM))
+    )
     env.set_parallelism(settings.parallelism)
     env.set_max_parallelism(MAX_PARALLELISM)
     build(env, Endpoints.from_env(), settings)
-    env.execute("driverpay")
+    env.execute(JOB_NAME)
 
 
 if __name__ == "__main__":

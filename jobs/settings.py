@@ -12,8 +12,20 @@ HOUR = 60 * MINUTE
 MAX_PARALLELISM = 128
 # The raw event archive of the cluster's job: a folder or any Flink file-system URI, the project
 # root's .run/archive by default (docs/contracts.md §9). The CLI reads the same defaults.
+JOB_NAME = "driverpay"  # the cluster job's name; scripts/stack/flink-env.sh looks for it too
 ARCHIVE_ENV = "DRIVERPAY_ARCHIVE"
 DEFAULT_ARCHIVE = ".run/archive"
+# The rest of the job's environment (docs/contracts.md §9), named once: the job, the CLI, the
+# tools that start or inspect the job (job_start, status, bench) import these names.
+KAFKA_ENV = "DRIVERPAY_KAFKA"
+DEFAULT_KAFKA = "127.0.0.1:9092"
+PG_DSN_ENV = "DRIVERPAY_PG_DSN"  # its default, the writer role, is jobs/endpoints.DEFAULT_PG_DSN
+GROUP_ID_ENV = "DRIVERPAY_GROUP_ID"
+DEFAULT_GROUP_ID = "driverpay"
+ZONES_ENV = "DRIVERPAY_ZONES"
+DEFAULT_ZONES = "config/zones.yaml"  # relative to the project root
+PARALLELISM_ENV = "DRIVERPAY_PARALLELISM"
+DEFAULT_CLUSTER_PARALLELISM = 2  # the cluster's job; the embedded run's is JobSettings's
 
 
 @dataclass(frozen=True)

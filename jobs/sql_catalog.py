@@ -51,7 +51,7 @@ from jobs.functions import (
 )
 from jobs.kafka_job import CORRECTIONS_TOPIC, INPUT_TOPIC, ROOT, TOPICS
 from jobs.pg_schema import PgTable, flink_type, read_migrations
-from jobs.settings import JobSettings
+from jobs.settings import DEFAULT_KAFKA, DEFAULT_ZONES, KAFKA_ENV, ZONES_ENV, JobSettings
 from udfs.daily import DailyTotals
 from udfs.events import EventType, OrderEvent, event_record
 from udfs.ledger import LineKind, PaidInterval, PayLine
@@ -140,7 +140,7 @@ def _sample_zone() -> str:
 
 @functools.cache
 def _zones() -> Zones:
-    return load_zones(os.environ.get("DRIVERPAY_ZONES", str(ROOT / "config" / "zones.yaml")))
+    return load_zones(os.environ.get(ZONES_ENV, str(ROOT / DEFAULT_ZONES)))
 
 
 class _NoCounter:
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
                     "warning: no pgpass entry for the reader: pg_* tables will fail",
                     file=sys.stderr,
                 )
-            bootstrap = os.environ.get("DRIVERPAY_KAFKA", "127.0.0.1:9092")
+            bootstrap = os.environ.get(KAFKA_ENV, DEFAULT_KAFKA)
             write_private(args.output, render_init(bootstrap, jdbc, args.batch))
         else:
             text = render_query(args.file.read_text(encoding="utf-8"), dict(args.values))
