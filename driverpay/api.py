@@ -32,7 +32,6 @@ import json
 import logging
 import math
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -69,7 +68,7 @@ from udfs.events import (
 )
 from udfs.ledger import json_number
 from udfs.money import from_minor
-from udfs.timefmt import format_ms, from_datetime
+from udfs.timefmt import CALENDAR_DATE, format_ms, from_datetime
 
 log = logging.getLogger("driverpay.api")
 
@@ -118,7 +117,6 @@ class AnyIdConvertor(Convertor[str]):
 
 
 register_url_convertor("any_id", AnyIdConvertor())
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _PARAM_HELP = {
     "driver_id": (
@@ -307,7 +305,7 @@ def _bad_request(parameter: str, detail: str | None = None) -> ApiError:
 
 
 def _parse_date(text: str) -> date:
-    if not _DATE.fullmatch(text):
+    if not CALENDAR_DATE.fullmatch(text):
         raise _bad_request("date")
     try:
         return date.fromisoformat(text)

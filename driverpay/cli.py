@@ -15,6 +15,7 @@ from rich.progress import Progress
 
 from driverpay import paycmd, topics
 from jobs.settings import ARCHIVE_ENV, DEFAULT_ARCHIVE, DEFAULT_ZONES, ZONES_ENV
+from udfs.timefmt import parse_calendar_date
 
 if TYPE_CHECKING:
     from udfs.zones import Zones
@@ -328,7 +329,7 @@ def _version_records(source: str | None) -> tuple[str, ...]:
 def _day(text: str, option: str = "--date") -> date:
     """A calendar date written YYYY-MM-DD, else exit 2 naming ``option``."""
     try:
-        return date.fromisoformat(text)
+        return parse_calendar_date(text)
     except ValueError:
         raise _bad_input(f"{option}: not a date like 2026-11-24: {text!r}") from None
 

@@ -11,6 +11,21 @@ _RFC3339 = re.compile(
 )
 
 
+CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_calendar_date(text: str) -> date:
+    """A pay date as the contracts write it, ``YYYY-MM-DD``, and nothing else.
+
+    ``date.fromisoformat`` also takes ``20261124`` and ``2026-W48-2``; a command or a query that
+    took them would answer for a date the caller did not write the way every output shows it.
+    Raises ``ValueError`` naming the text.
+    """
+    if not CALENDAR_DATE.fullmatch(text):
+        raise ValueError(f"not a date written YYYY-MM-DD: {text!r}")
+    return date.fromisoformat(text)
+
+
 class TimestampError(ValueError):
     """A value is not an RFC 3339 timestamp with an explicit offset."""
 

@@ -101,6 +101,18 @@ def test_generate_for_a_day_that_is_not_a_date_exits_2_naming_day(tmp_path: Path
     )
 
 
+@pytest.mark.parametrize("other_iso_form", ["20261124", "2026-W48-2", "2026-328"])
+def test_a_date_in_another_iso_form_is_refused_as_every_output_writes_yyyy_mm_dd(
+    tmp_path: Path, other_iso_form: str
+) -> None:
+    result = driverpay("generate", "--day", other_iso_form, *outputs(tmp_path))
+    assert result.returncode == 2
+    assert the_one_error_line(result) == (
+        f"error: --day: not a date like 2026-11-24: '{other_iso_form}'"
+    )
+    assert not (tmp_path / "e.jsonl").exists()
+
+
 def test_generate_with_a_missing_zones_file_exits_2(tmp_path: Path) -> None:
     result = driverpay("generate", *outputs(tmp_path), DRIVERPAY_ZONES=MISSING)
     assert result.returncode == 2
