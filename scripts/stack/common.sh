@@ -4,6 +4,15 @@ RUN="$ROOT/.run"
 JARS="$ROOT/.jars"
 STACK="$ROOT/scripts/stack"
 
+# one_at_a_time "$@": re-run the calling script holding .run/stack.lock, so that `make up` and
+# `make down` from two shells take turns instead of racing for the same ports, pid files and data
+# folders. flock -o holds the lock in flock's own process: the services started never inherit it.
+one_at_a_time() {
+  [[ -n "${DRIVERPAY_STACK_LOCKED:-}" ]] && return 0
+  mkdir -p "$RUN"
+  exec env DRIVERPAY_STACK_LOCKED=1 flock -o "$RUN/stack.lock" "$BASH" "$0" "$@"
+}
+
 log() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 

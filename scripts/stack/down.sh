@@ -2,6 +2,7 @@
 # Stop the local real stack (Flink, Kafka, PostgreSQL) and verify by PID that none of its processes is left (idempotent).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+one_at_a_time "$@"
 # every PID the stack recorded, read before stopping
 pids="$( { cat "$RUN"/flink/pid/*.pid "$RUN/kafka/kafka.pid"; head -1 "$RUN/pg/data/postmaster.pid"; } 2>/dev/null | xargs || true)"
 "$STACK/flink.sh" stop

@@ -2,6 +2,7 @@
 # Start the local real stack (idempotent): jars, Kafka (KRaft), PostgreSQL (+migrations), Flink; create topics; print a summary.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+one_at_a_time "$@"
 t0=$SECONDS
 step() { local t=$SECONDS; "$STACK/$1" "${@:2}"; log "$1 ${*:2} took $((SECONDS - t))s"; }
 step jars.sh
