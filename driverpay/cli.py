@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from driverpay import paycmd, topics
+from driverpay.checkpoint_prune import DEFAULT_KEEP_JOBS
 from jobs.settings import ARCHIVE_ENV, DEFAULT_ARCHIVE, DEFAULT_ZONES, ZONES_ENV
 from udfs.timefmt import parse_calendar_date
 
@@ -602,6 +603,72 @@ def status(
     else:
         health.render(Console(), snapshot, findings)
     raise typer.Exit(1 if findings else 0)
+
+
+checkpoints_app = typer.Typer(
+    help="Retained checkpoints of the cluster's jobs (docs/contracts.md §4).",
+    no_args_is_help=True,
+)
+app.add_typer(checkpoints_app, name="checkpoints")
+
+
+@checkpoints_app.command("prune")
+def checkpoints_prune(
+    keep_jobs: Annotated[
+        int, typer.Option(min=1, help="newest driverpay jobs whose checkpoints stay (rollback)")
+    ] = DEFAULT_KEEP_JOBS,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print, remove nothing")] = False,
+    cluster_stopped: Annotated[
+        bool,
+        typer.Option(
+            "--cluster-stopped",
+            help="the Flink cluster is down on purpose: prune without asking it what runs",
+        ),
+    ] = False,
+    flink_dir: Annotated[
+        Path | None, typer.Option(help="the cluster's folder (default: .run/flink)")
+    ] = None,
+) -> None:
+    """Remove the checkpoint folders no recovery or rollback needs; savepoints stay.
+
+    Kept: any unfinished job's, the one recover.sh would resume from, and the newest
+    --keep-jobs driverpay jobs' (docs/contracts.md §4).
+    """
+    import httpx
+
+    from driverpay import checkpoint_prune
+    from driverpay.stackctl import ROOT
+    from driverpay.status import DEFAULT_FLINK_REST, FLINK_REST_ENV
+
+    folder = flink_dir or ROOT / ".run" / "flink"
+    if not (folder / "checkpoints").is_dir():
+        raise _bad_input(f"--flink-dir: {folder} has no checkpoints folder")
+    rest = os.environ.get(FLINK_REST_ENV, DEFAULT_FLINK_REST)
+
+    def unfinished() -> dict[str, checkpoint_prune.Job]:
+        try:
+            return checkpoint_prune.unfinished_jobs(rest)
+        except httpx.HTTPError as exc:
+            if cluster_stopped:
+                return {}
+            err.print(
+                f"error: the Flink REST API at {rest} does not answer ({type(exc).__name__}): "
+                "a running job's checkpoints cannot be told from a dead one's. Start the "
+                "cluster, or pass --cluster-stopped if it is down on purpose."
+            )
+            raise typer.Exit(1) from None
+
+    try:
+        todo, freed = checkpoint_prune.prune(folder, unfinished, keep_jobs, dry_run)
+    except checkpoint_prune.PruneRefusedError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    for kept, why in todo.keep.items():
+        err.print(f"kept {kept.name}: {why}")
+    verb = "would remove" if dry_run else "removed"
+    for gone in todo.remove:
+        err.print(f"{verb} {gone.name}")
+    print(f"{verb} {len(todo.remove)} folders ({freed / 1e6:.1f} MB), kept {len(todo.keep)}")
 
 
 zones_app = typer.Typer(

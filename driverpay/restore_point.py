@@ -24,18 +24,21 @@ def completed(folder: Path) -> bool:
     return (folder / "_metadata").is_file()
 
 
+def recorded_jobs(flink_dir: Path) -> list[str]:
+    """The driverpay jobs ``submit.sh`` recorded, oldest first; empty without a record."""
+    record = flink_dir / JOBS_FILE
+    return list(dict.fromkeys(record.read_text().split())) if record.is_file() else []
+
+
 def latest_restore_point(flink_dir: Path) -> Path | None:
     """The newest completed checkpoint of a recorded driverpay job, or savepoint; else None.
 
     Without a record (a cluster from before submit.sh kept one), every job's checkpoints count,
     as they did then.
     """
-    record = flink_dir / JOBS_FILE
     checkpoints = flink_dir / "checkpoints"
-    if record.is_file():
-        jobs = [checkpoints / job for job in dict.fromkeys(record.read_text().split())]
-    else:
-        jobs = sorted(checkpoints.glob("*"))
+    recorded = recorded_jobs(flink_dir)
+    jobs = [checkpoints / job for job in recorded] if recorded else sorted(checkpoints.glob("*"))
     candidates = [chk for job in jobs for chk in job.glob("chk-*") if completed(chk)]
     candidates += [sp for sp in (flink_dir / "savepoints").glob("savepoint-*") if completed(sp)]
     return max(candidates, key=lambda p: (p / "_metadata").stat().st_mtime, default=None)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from driverpay.produce import produce
+from driverpay.restore_point import latest_restore_point
 from tests.stack import stack
 
 pytestmark = pytest.mark.stack
@@ -122,6 +123,36 @@ def test_a_second_submit_is_refused_while_the_job_runs(running: Running) -> None
         if j["name"] == "driverpay" and j["state"] not in ("FINISHED", "CANCELED", "FAILED")
     ]  # fmt: skip
     assert [j["jid"] for j in active] == [running.job_id]
+
+
+def test_pruning_removes_a_dead_jobs_checkpoints_and_the_running_job_checkpoints_on(
+    running: Running,
+) -> None:
+    """``driverpay checkpoints prune`` on the live cluster: its REST answer protects the job."""
+    flink_dir = stack.ROOT / ".run" / "flink"
+    stack.wait_for(lambda: stack.completed_checkpoints(running.job_id) >= 1, 90, "a checkpoint")
+    dead = flink_dir / "checkpoints" / f"{time.time_ns():032x}"[-32:]
+    (dead / "chk-4").mkdir(parents=True)
+    (dead / "chk-4" / "_metadata").write_bytes(b"a cancelled job's last checkpoint")
+    pruned = subprocess.run(
+        [DRIVERPAY, "checkpoints", "prune", "--keep-jobs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"removed {dead.name}" in pruned.stderr
+    assert f"kept {running.job_id}: its job is not finished" in pruned.stderr
+    assert not dead.exists()
+    before = stack.completed_checkpoints(running.job_id)
+    stack.wait_for(
+        lambda: stack.completed_checkpoints(running.job_id) > before, 90, "a checkpoint after"
+    )
+    assert stack.flink(f"/jobs/{running.job_id}")["state"] == "RUNNING"
+    restore = latest_restore_point(flink_dir)
+    assert restore is not None
+    assert restore.parent.name == running.job_id
 
 
 def test_status_exits_1_once_the_job_is_cancelled(running: Running) -> None:
