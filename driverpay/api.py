@@ -55,6 +55,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from driverpay.api_models import DailyPay, ErrorBody, Health, PayLine, PayLines
@@ -289,6 +290,16 @@ class OrjsonResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         """The body: ``content`` (dicts, lists, str, int, bool, None) as compact JSON bytes."""
         return orjson.dumps(content)
+
+
+# Routing failures, in the API's own error body (``ErrorBody``).
+_ROUTING_ERRORS = {
+    404: (
+        "not_found",
+        "no such path: the API serves /v1/drivers/{driver_id}/pay[/lines], /healthz",
+    ),
+    405: ("method_not_allowed", "method not allowed: the API only answers GET (see Allow)"),
+}
 
 
 def _error_response(err: ApiError) -> JSONResponse:
@@ -640,6 +651,12 @@ def create_app(
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
         return _error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """An unknown route or method answers the API's error body, not FastAPI's ``detail``."""
+        error, message = _ROUTING_ERRORS.get(exc.status_code, ("http_error", str(exc.detail)))
+        return _error_response(ApiError(exc.status_code, error, message, headers=exc.headers))
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

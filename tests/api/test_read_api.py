@@ -73,6 +73,22 @@ def test_a_day_without_pay_is_a_404_with_a_json_message(
         assert "no pay recorded" in body["message"]
 
 
+def test_an_unknown_path_or_method_answers_the_apis_error_body(
+    client: TestClient, seed: Seed, auth: dict[str, str]
+) -> None:
+    """A client parses one error shape: ``error`` and ``message``, never FastAPI's ``detail``."""
+    unknown = client.get("/v1/drivers", headers=auth)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "not_found"
+    assert "/v1/drivers/{driver_id}/pay" in unknown.json()["message"]
+    posted = client.post(pay_url(seed.usd), headers=auth)
+    assert posted.status_code == 405
+    assert posted.json()["error"] == "method_not_allowed"
+    assert posted.headers["allow"] == "GET"
+    assert "detail" not in unknown.json()
+    assert "detail" not in posted.json()
+
+
 def test_a_total_is_never_older_than_the_committed_row(
     client: TestClient, seed: Seed, auth: dict[str, str]
 ) -> None:
