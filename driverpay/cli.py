@@ -303,7 +303,11 @@ def _version_records(source: str | None) -> tuple[str, ...]:
     if source == "kafka":
         from driverpay.zones_topic import read_records
 
-        return tuple(r.decode("utf-8", errors="replace") for r in read_records(_kafka()))
+        try:
+            values = read_records(_kafka())
+        except Exception as exc:  # Kafka unreachable, or the topic missing: one line, exit 1
+            raise _service_failed(f"Kafka at {_kafka()}", exc) from None
+        return tuple(v.decode("utf-8", errors="replace") for v in values)
     from udfs.zones import ZonesError
     from udfs.zones_history import parse_version_record
 

@@ -73,9 +73,16 @@ def publish(zones: Zones, bootstrap: str, timeout_s: float = 30) -> None:
 
 
 def read_records(bootstrap: str, timeout_s: float = 30) -> list[bytes]:
-    """Every record value on ``zones``, from the beginning to the current end."""
+    """Every record value on ``zones``, from the beginning to the current end.
+
+    A broker is asked first (``check_reachable``, its log off): an unreachable Kafka is then one
+    ``KafkaException`` within 10 s, not the consumer's ``timeout_s`` of librdkafka log lines.
+    """
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+    from driverpay.produce import check_reachable
+
+    check_reachable(bootstrap)
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,

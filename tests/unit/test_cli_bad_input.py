@@ -144,3 +144,24 @@ def test_produce_to_an_unreachable_kafka_exits_1_in_bounded_time(events: Path) -
     assert result.returncode == 1
     message = the_one_error_line(result)
     assert message.startswith(f"error: Kafka at {NO_KAFKA}: KafkaException")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("zones", "publish", str(ZONES)),
+        ("reconcile", "--date", "2026-11-24", "--archive", MISSING),
+        ("recompute", "--date", "2026-11-24", "--archive", MISSING, "--zones-versions", "kafka"),
+    ],
+    ids=["zones publish", "reconcile", "recompute"],
+)
+def test_a_command_reading_the_zones_topic_from_an_unreachable_kafka_says_so_in_one_line(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Not the Kafka client's log lines first, for the 30 s its consumer would wait."""
+    started = time.monotonic()
+    output = ("--output", str(tmp_path / "out")) if command[0] == "recompute" else ()
+    result = driverpay(*command, *output, DRIVERPAY_KAFKA=NO_KAFKA)
+    assert time.monotonic() - started < UNREACHABLE_BOUND_S
+    assert result.returncode == 1
+    assert "KafkaException" in the_one_error_line(result)
