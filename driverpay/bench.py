@@ -53,6 +53,7 @@ from driverpay.check import compare, daily_from_truth
 from driverpay.cpu_window import CpuWindow
 from driverpay.generate import GenConfig, generate
 from driverpay.host_speed import HostSpeed
+from driverpay.paths import ROOT
 from driverpay.produce import order_key, produce, read_lines
 from driverpay.profile_window import ProfileWindow
 from driverpay.status import DEFAULT_PROMETHEUS
@@ -62,7 +63,6 @@ from udfs.money import from_minor
 from udfs.timefmt import format_ms, parse_rfc3339_ms
 from udfs.zones import load_zones
 
-ROOT = stackctl.ROOT
 EVENTS_PER_ORDER = 3.32  # make demo: 20,000 orders -> 66,475 events
 ORDERS_PER_DRIVER = 40  # make demo: 20,000 orders over 500 drivers
 # ~425k preloaded: the warm window (from WARM_FROM of it to 95 %) holds ~150k events, > 40 s

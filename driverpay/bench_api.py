@@ -52,9 +52,9 @@ from driverpay.bench_api_report import (
     without_errors,
 )
 from driverpay.bench_report import write_report
+from driverpay.paths import ROOT
 from driverpay.secrets import ensure_pgpassfile_env
 
-ROOT = Path(__file__).resolve().parents[1]
 PG_SCRIPT = ROOT / "scripts" / "stack" / "postgres.sh"
 DAY = date(2026, 11, 24)
 PREFIX = "bench-api-"  # driver ids of seeded rows: bench-api-<run>-<n>

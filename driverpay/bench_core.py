@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from driverpay.paths import ROOT
 from jobs.settings import JobSettings  # plain dataclass, no pyflink
 from udfs.daily import DailyState, DailyTotals, daily_json
 from udfs.events import MalformedEventError, parse_event
@@ -27,7 +28,6 @@ from udfs.lifecycle import OrderLifecycle, OrderState
 from udfs.localday import pay_date
 from udfs.zones import Zones, load_zones
 
-ROOT = Path(__file__).resolve().parents[1]
 NEVER = -(2**63)  # the watermark before any: nothing is late, no day is final
 
 

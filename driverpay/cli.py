@@ -641,7 +641,7 @@ def checkpoints_prune(
     import httpx
 
     from driverpay import checkpoint_prune
-    from driverpay.stackctl import ROOT
+    from driverpay.paths import ROOT
     from driverpay.status import DEFAULT_FLINK_REST, FLINK_REST_ENV
 
     folder = flink_dir or ROOT / ".run" / "flink"

@@ -13,7 +13,8 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from driverpay.paths import ROOT
+
 PGPASSFILE_ENV = "PGPASSFILE"
 
 

@@ -20,11 +20,11 @@ import psycopg
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from driverpay import topics
+from driverpay.paths import ROOT
 from driverpay.secrets import ensure_pgpassfile_env
 from jobs.endpoints import DEFAULT_PG_DSN
 from jobs.settings import DEFAULT_KAFKA, GROUP_ID_ENV
 
-ROOT = Path(__file__).resolve().parents[1]
 KAFKA = DEFAULT_KAFKA
 PG_DSN = DEFAULT_PG_DSN
 # TRUNCATE is the owner's privilege only (the job's writer role cannot empty pay tables)

@@ -25,6 +25,7 @@ from pyflink.datastream.connectors.file_system import (
     StreamFormat,
 )
 
+from driverpay.paths import ROOT
 from jobs.archive import attach_archive
 from jobs.compat import first_field
 from jobs.functions import Decoder, decode_staged_line, decode_version_text
@@ -33,7 +34,6 @@ from jobs.settings import JobSettings
 from udfs.zones import Zones
 from udfs.zones_history import version_record
 
-ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ("pay_ledger", "driver_daily_pay", "dead_letter", "quarantine", "audit", "retired")
 VERSIONS_FILE = "zones_versions.jsonl"  # the versions a run priced with (reconcile reads them)
 

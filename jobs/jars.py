@@ -21,7 +21,8 @@ from pathlib import Path
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
 
-JARS = Path(__file__).resolve().parents[1] / ".jars"  # resolved from pom.xml by `make jars`
+from driverpay.paths import JARS
+
 CONNECTORS = JARS / "flink"  # Kafka, JDBC with its PostgreSQL dialect, the PostgreSQL driver
 ARCHIVE = JARS / "archive"  # Parquet and Hadoop, for the raw archive's writer
 

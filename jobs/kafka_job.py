@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 from pyflink.common.serialization import SimpleStringSchema
@@ -19,6 +18,7 @@ from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, 
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
 from driverpay import topics
+from driverpay.paths import ROOT
 from jobs.archive import archive
 from jobs.codec import DAILY_COLUMNS, LEDGER_COLUMNS
 from jobs.compat import first_field
@@ -41,7 +41,6 @@ from jobs.settings import (
 )
 from udfs.zones import load_zones
 
-ROOT = Path(__file__).resolve().parents[1]
 INPUT_TOPIC = topics.ORDER_EVENTS
 CORRECTIONS_TOPIC = topics.PAY_CORRECTIONS
 ZONES_TOPIC = topics.ZONES

@@ -20,7 +20,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "sql" / "migrations"
+from driverpay.paths import ROOT
+
+MIGRATIONS = ROOT / "sql" / "migrations"
 
 # An unconstrained ``numeric`` has no fixed scale, Flink's DECIMAL needs one: 38 digits with 6
 # places hold every weight (integer ms times a multiplier of at most 6 places) and every rate.

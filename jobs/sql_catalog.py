@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from driverpay.api import READ_DSN_ENV
+from driverpay.paths import ROOT
 from jobs.endpoints import DEFAULT_READ_DSN, Endpoints
 from jobs.functions import (
     MAX_DEAD_LETTER_BYTES,
@@ -49,7 +50,7 @@ from jobs.functions import (
     currency_mismatch,
     dead_letter,
 )
-from jobs.kafka_job import CORRECTIONS_TOPIC, INPUT_TOPIC, ROOT, TOPICS
+from jobs.kafka_job import CORRECTIONS_TOPIC, INPUT_TOPIC, TOPICS
 from jobs.pg_schema import PgTable, flink_type, read_migrations
 from jobs.settings import DEFAULT_KAFKA, DEFAULT_ZONES, KAFKA_ENV, ZONES_ENV, JobSettings
 from udfs.daily import DailyTotals
