@@ -641,10 +641,10 @@ def checkpoints_prune(
     import httpx
 
     from driverpay import checkpoint_prune
-    from driverpay.paths import ROOT
+    from driverpay.paths import RUN
     from driverpay.status import DEFAULT_FLINK_REST, FLINK_REST_ENV
 
-    folder = flink_dir or ROOT / ".run" / "flink"
+    folder = flink_dir or RUN / "flink"
     if not (folder / "checkpoints").is_dir():
         raise _bad_input(f"--flink-dir: {folder} has no checkpoints folder")
     rest = os.environ.get(FLINK_REST_ENV, DEFAULT_FLINK_REST)

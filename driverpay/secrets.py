@@ -13,7 +13,7 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from driverpay.paths import ROOT
+from driverpay.paths import RUN
 
 PGPASSFILE_ENV = "PGPASSFILE"
 
@@ -21,7 +21,7 @@ PGPASSFILE_ENV = "PGPASSFILE"
 def pgpass_path(environ: MutableMapping[str, str] | None = None) -> Path:
     """``$PGPASSFILE`` if set, else the file the stack script writes."""
     env = os.environ if environ is None else environ
-    return Path(env.get(PGPASSFILE_ENV) or ROOT / ".run" / "secrets" / "pgpass")
+    return Path(env.get(PGPASSFILE_ENV) or RUN / "secrets" / "pgpass")
 
 
 def ensure_pgpassfile_env(environ: MutableMapping[str, str] | None = None) -> Path:

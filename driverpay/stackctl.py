@@ -20,7 +20,7 @@ import psycopg
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from driverpay import topics
-from driverpay.paths import ROOT
+from driverpay.paths import ROOT, RUN
 from driverpay.secrets import ensure_pgpassfile_env
 from jobs.endpoints import DEFAULT_PG_DSN
 from jobs.settings import DEFAULT_KAFKA, GROUP_ID_ENV
@@ -144,7 +144,7 @@ def pg_run_dir() -> Path:
 def taskmanager_pids() -> list[int]:
     """The live TaskManager processes of the local cluster (PID file checked against /proc)."""
     pids = []
-    for pid_file in (ROOT / ".run/flink/pid").glob("*taskexecutor*.pid"):
+    for pid_file in (RUN / "flink" / "pid").glob("*taskexecutor*.pid"):
         for line in pid_file.read_text().split():
             cmdline = Path(f"/proc/{line}/cmdline")
             if cmdline.exists() and b"TaskManagerRunner" in cmdline.read_bytes():

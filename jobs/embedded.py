@@ -25,7 +25,7 @@ from pyflink.datastream.connectors.file_system import (
     StreamFormat,
 )
 
-from driverpay.paths import ROOT
+from driverpay.paths import ROOT, RUN
 from jobs.archive import attach_archive
 from jobs.compat import first_field
 from jobs.functions import Decoder, decode_staged_line, decode_version_text
@@ -41,7 +41,7 @@ VERSIONS_FILE = "zones_versions.jsonl"  # the versions a run priced with (reconc
 def local_environment(settings: JobSettings, work_dir: Path) -> StreamExecutionEnvironment:
     """Embedded Flink with the production settings: thread mode, RocksDB, checkpoints."""
     # Flink's local logs would otherwise go into the virtualenv's pyflink/log.
-    log_dir = Path(os.environ.setdefault("FLINK_LOG_DIR", str(ROOT / ".run" / "log")))
+    log_dir = Path(os.environ.setdefault("FLINK_LOG_DIR", str(RUN / "log")))
     log_dir.mkdir(parents=True, exist_ok=True)
     config = Configuration()
     config.set_string("python.execution-mode", "thread")
