@@ -8,7 +8,7 @@ STACK="$ROOT/scripts/stack"
 # `make down` from two shells take turns instead of racing for the same ports, pid files and data
 # folders. flock -o holds the lock in flock's own process: the services started never inherit it.
 one_at_a_time() {
-  [[ -n "${DRIVERPAY_STACK_LOCKED:-}" ]] && return 0
+  if [[ -n "${DRIVERPAY_STACK_LOCKED:-}" ]]; then unset DRIVERPAY_STACK_LOCKED; return 0; fi  # not for the services
   mkdir -p "$RUN"
   exec env DRIVERPAY_STACK_LOCKED=1 flock -o "$RUN/stack.lock" "$BASH" "$0" "$@"
 }
