@@ -75,10 +75,18 @@ def committed_ledger_minor() -> dict[tuple[str, str], int]:
     return dict(sums)
 
 
-def settle(day: stack.Day, archive: Path) -> None:
-    """Wait until today's days are in PostgreSQL and every valid event is archived."""
+def settle(day: stack.Day, archive: Path, group: str) -> None:
+    """Wait until the job paid everything it was sent and every valid event is archived.
+
+    Every driver-day having a row is not enough: a row can still be a partial total, and a
+    reconcile reading it then finds a delta the final total does not have. ``group`` committed
+    every offset only once a checkpoint completed after the last event, and the JDBC sinks flush
+    in that checkpoint; ``pay_lines`` then also stops growing.
+    """
     keys = set(expected_today(day))
     stack.wait_for(lambda: keys <= set(today_totals()), 300, "today's driver-days", every=3)
+    stack.wait_for(lambda: stack.group_lag(group, "order-events") == 0, 300, "offsets", every=3)
+    stack.wait_for(quiet_lines(), 120, "pay_lines to stop growing", every=3)
     valid = day.truth["counts"]["lines_written"] - day.truth["counts"]["malformed"]
     stack.wait_for(lambda: archived(archive) >= valid, 120, "the archive to commit", every=3)
 
@@ -115,9 +123,10 @@ def test_an_overcounting_build_is_corrected_through_pay_corrections_exactly_once
     archive = tmp_path / "archive"
     monkeypatch.setenv("DRIVERPAY_ARCHIVE", str(archive))
     monkeypatch.setenv("DRIVERPAY_TEST_FAULT", "overpay-peaks")
-    job = stack.fresh_start("driverpay-overcount")
+    group = f"driverpay-overcount-{time.time_ns()}"
+    job = stack.fresh_start_under(group)
     produce(day.lines + hostile.fillers(200, "2026-11-25", "02:00"), stack.KAFKA)
-    settle(day, archive)
+    settle(day, archive, group)
     truth = expected_today(day)
     assert today_totals() != truth, "the faulty build should have overpaid someone"
 
@@ -163,9 +172,10 @@ def test_a_window_corrected_at_5pm_is_repriced_after_a_savepoint_upgrade(
     stack.wait_for(quiet_lines(), 120, "the first job to pay everything it was sent", every=3)
     savepoint = stack.savepoint(first)
     monkeypatch.setenv("DRIVERPAY_ZONES", str(fixed))
-    stack.submit(group_id=f"driverpay-5pm-fixed-{time.time_ns()}", extra=["-s", savepoint])
+    fixed_group = f"driverpay-5pm-fixed-{time.time_ns()}"
+    stack.submit(group_id=fixed_group, extra=["-s", savepoint])
     produce(day.lines[half:] + hostile.fillers(200, "2026-11-25", "02:00"), stack.KAFKA)
-    settle(day, archive)
+    settle(day, archive, fixed_group)
 
     assert today_totals() != expected_today(day)  # some lines priced before the fix
 
