@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from driverpay.restore_point import completed, recorded_jobs
+from driverpay.status import TERMINAL_STATES
 from jobs.settings import JOB_NAME
 
-FINISHED = frozenset({"FINISHED", "CANCELED", "FAILED"})  # Flink's terminal job states
 DEFAULT_KEEP_JOBS = 2
 
 
@@ -101,7 +101,7 @@ def unfinished_jobs(rest: str, timeout_s: float = 10.0) -> dict[str, Job]:
     with httpx.Client(base_url=rest, timeout=timeout_s) as client:
         answer = client.get("/jobs/overview")
         answer.raise_for_status()
-        jobs = [j for j in answer.json()["jobs"] if j["state"] not in FINISHED]
+        jobs = [j for j in answer.json()["jobs"] if j["state"] not in TERMINAL_STATES]
         found = {}
         for job in jobs:
             checkpoints = client.get(f"/jobs/{job['jid']}/checkpoints")
