@@ -56,7 +56,7 @@ from driverpay.host_speed import HostSpeed
 from driverpay.paths import ROOT
 from driverpay.produce import order_key, produce, read_lines
 from driverpay.profile_window import ProfileWindow
-from driverpay.status import DEFAULT_PROMETHEUS
+from driverpay.status import DEFAULT_PROMETHEUS, TERMINAL_STATES
 from jobs.settings import ARCHIVE_ENV, GROUP_ID_ENV, KAFKA_ENV, PARALLELISM_ENV
 from udfs.events import EventType
 from udfs.money import from_minor
@@ -247,9 +247,7 @@ def ensure_slots(parallelism: int, cancel_leftovers: bool) -> None:
     if free_slots() >= needed:
         return
     running = [
-        j
-        for j in stackctl.flink("/jobs/overview")["jobs"]
-        if j["state"] not in stackctl.DONE_STATES
+        j for j in stackctl.flink("/jobs/overview")["jobs"] if j["state"] not in TERMINAL_STATES
     ]
     if cancel_leftovers:
         for job in running:

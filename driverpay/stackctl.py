@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from driverpay import topics
 from driverpay.paths import ROOT, RUN
 from driverpay.secrets import ensure_pgpassfile_env
+from driverpay.status import TERMINAL_STATES
 from jobs.endpoints import DEFAULT_PG_DSN
 from jobs.settings import DEFAULT_KAFKA, GROUP_ID_ENV
 
@@ -31,7 +32,6 @@ PG_DSN = DEFAULT_PG_DSN
 PG_OWNER_DSN = "postgresql://driverpay_owner@127.0.0.1:5432/driverpay"
 FLINK = "http://127.0.0.1:8081"
 TOPICS = topics.PARTITIONS
-DONE_STATES = ("CANCELED", "FINISHED", "FAILED")
 T = TypeVar("T")
 
 
@@ -46,10 +46,12 @@ def flink(path: str, method: str = "GET") -> Any:
 def cancel_jobs() -> None:
     """Cancel every running job and wait until none is running."""
     for job in flink("/jobs/overview")["jobs"]:
-        if job["state"] not in DONE_STATES:
+        if job["state"] not in TERMINAL_STATES:
             flink(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
     wait_for(
-        lambda: not [j for j in flink("/jobs/overview")["jobs"] if j["state"] not in DONE_STATES],
+        lambda: not [
+            j for j in flink("/jobs/overview")["jobs"] if j["state"] not in TERMINAL_STATES
+        ],
         timeout=60,
         what="jobs to cancel",
     )
@@ -57,9 +59,9 @@ def cancel_jobs() -> None:
 
 def cancel_job(job: str, timeout: float = 60) -> None:
     """Cancel one job (only that one) and wait until it has stopped."""
-    if flink(f"/jobs/{job}")["state"] not in DONE_STATES:
+    if flink(f"/jobs/{job}")["state"] not in TERMINAL_STATES:
         flink(f"/jobs/{job}?mode=cancel", method="PATCH")
-    wait_for(lambda: flink(f"/jobs/{job}")["state"] in DONE_STATES, timeout, f"{job} to cancel")
+    wait_for(lambda: flink(f"/jobs/{job}")["state"] in TERMINAL_STATES, timeout, f"{job} to cancel")
 
 
 def reset_topics() -> None:

@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from driverpay import stackctl
 from driverpay.generate import GenConfig, generate
+from driverpay.group_offsets import committed_offsets
 from driverpay.produce import read_lines
 from driverpay.stackctl import (  # the helpers the benchmark shares, re-exported for the tests
     FLINK,
@@ -141,16 +142,19 @@ def fresh_start_under(group: str, extra: list[str] | None = None) -> str:
 def group_lag(group: str, topic: str) -> int:
     """Records of ``topic`` that ``group`` has not committed past, over all its partitions.
 
-    A partition the group never committed in lags by all it holds.
+    A partition the group never committed in lags by all it holds. The offsets are asked the
+    way the CLI asks them (``committed_offsets``), so a coordinator still moving on a freshly
+    formatted broker is waited for, not raised.
     """
+    committed = committed_offsets(KAFKA, group, [topic])
+    if not committed:
+        raise LookupError(f"topic {topic} does not exist")
     consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": group, "log_level": 0})
     try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        answer = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
         lag = 0
-        for tp in answer:
-            low, high = consumer.get_watermark_offsets(tp, timeout=10)
-            lag += high - max(tp.offset, low)
+        for (name, partition), offset in committed.items():
+            low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
+            lag += high - max(offset if offset is not None else low, low)
         return lag
     finally:
         consumer.close()
