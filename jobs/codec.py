@@ -267,8 +267,15 @@ def daily_state(
     in_effect: MutableSet[str],
     spans: MutableMapping[str, tuple[Span, ...]],
 ) -> DailyState:
-    """A driver-day's state from its stored fields, its two sets and its spans (state_set)."""
-    return DailyState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], seen, in_effect, spans)
+    """A driver-day's state from its stored fields, its two sets and its spans (state_set).
+
+    ``restated_until_ms`` was appended to the layout: a value written before it has no such
+    field, and was a day, never a memo of restated corrections.
+    """
+    restated_until = r[11] if len(r) > 11 else None
+    return DailyState(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], seen, in_effect, spans, restated_until
+    )
 
 
 def spans_text(spans: tuple[Span, ...]) -> str:
@@ -285,7 +292,7 @@ def daily_value(state: DailyState, timer_ms: int | None) -> str:
     """The one value a driver-day is stored as; its sets live in map state, sized here.
 
     ``[DAILY_LAYOUT, currency, total_minor, line_count, version, final, post_final, day_end_ms,
-    as_of_ms, timer_ms|null, seen_count, in_effect_count]``.
+    as_of_ms, timer_ms|null, seen_count, in_effect_count, restated_until_ms|null]``.
     """
     fields = [
         DAILY_LAYOUT,
@@ -300,6 +307,7 @@ def daily_value(state: DailyState, timer_ms: int | None) -> str:
         timer_ms,
         len(state.seen),
         len(state.in_effect),
+        state.restated_until_ms,
     ]
     return _state_text(fields)
 

@@ -547,13 +547,6 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
             self.too_late.inc()  # the reconciliation path picks these up from the audit topic
             yield AUDIT, dumps({"kind": "LINE_BEYOND_RETENTION", "line": line.to_record()})
             return
-        if step.verdict is Verdict.RESTATED:  # a correction for a day whose state is gone
-            self.restated.inc()
-            record = line.to_record()
-            yield LEDGER, sink_record(record_json(record), record, LEDGER_COLUMNS)
-            if step.emit is not None:
-                yield sink_record(daily_json(step.emit), step.emit, DAILY_COLUMNS)
-            return
         assert new_state is not None
         if step.verdict is Verdict.DUPLICATE:
             self.duplicate_lines.inc()
@@ -570,7 +563,9 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
         else:
             record = line.to_record()
             yield LEDGER, sink_record(record_json(record), record, LEDGER_COLUMNS)
-            if new_state.post_final:
+            if step.verdict is Verdict.RESTATED:  # a correction for a day whose state is gone
+                self.restated.inc()
+            elif new_state.post_final:
                 self.post_final.inc()
         if stored is None:
             self.live += 1

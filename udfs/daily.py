@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, MutableMapping, MutableSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -41,7 +41,7 @@ class Verdict(StrEnum):
     # (docs/contracts.md §2), and minor units of two currencies never add up. Quarantined.
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
     # a correction for a day whose state is gone, carrying the day as its corrector read it:
-    # emitted as that day plus this line, and nothing kept (DailyTotals.on_line)
+    # emitted as that day plus this line; only the line's id is kept (DailyTotals.on_line)
     RESTATED = "RESTATED"
 
 
@@ -68,6 +68,10 @@ class DailyState:
     in_effect: MutableSet[str] = field(default_factory=set)
     # Per order, the spans of its lines in effect (only get, set and delete are used).
     spans: MutableMapping[str, tuple[Span, ...]] = field(default_factory=dict)
+    # Set when this is not the day but a memo of the corrections restated after the day's state
+    # was gone: ``seen`` holds their ids until the watermark passes this instant, so a replayed
+    # correction is a duplicate, not a second ledger record (DailyTotals._restate).
+    restated_until_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,15 +123,16 @@ class DailyTotals:
         """Apply one ledger line (or reversal) to its day, at most once.
 
         ``base``: what a correction says its day stood at; used only once the day's state is
-        gone, to restate the day with the correction (``Verdict.RESTATED``).
+        gone, to restate the day with the correction (``Verdict.RESTATED``). ``state`` is then
+        None or the memo of the corrections restated before (``DailyState.restated_until_ms``).
         """
         zone = self.zones[line.interval.zone]
         day_end = day_end_ms(line.pay_date, zone.timezone)
-        if state is None:
+        if state is None or state.restated_until_ms is not None:
             if day_end + self.grace_ms + self.retention_ms <= watermark_ms:
                 if base is None:
-                    return None, DailyStep(Verdict.BEYOND_RETENTION)
-                return None, self._restate(base, line, day_end, event_ms)
+                    return state, DailyStep(Verdict.BEYOND_RETENTION)
+                return self._restate(state, base, line, day_end, event_ms, watermark_ms)
             state = DailyState(currency=line.currency, day_end_ms=day_end)
         verdict = self._admit(state, line)
         if verdict is not Verdict.APPLIED:
@@ -164,30 +169,56 @@ class DailyTotals:
                 _set_spans(state, order, (*spans, (line.start_ms, line.end_ms, key)))
         return Verdict.APPLIED
 
-    def _restate(self, base: DayBase, line: PayLine, day_end: int, event_ms: int) -> DailyStep:
-        """The day as ``base`` says it stood, plus ``line``: one final version, nothing kept.
+    def _restate(
+        self,
+        memo: DailyState | None,
+        base: DayBase,
+        line: PayLine,
+        day_end: int,
+        event_ms: int,
+        watermark_ms: int,
+    ) -> tuple[DailyState | None, DailyStep]:
+        """The day as ``base`` says it stood, plus ``line``: one final version.
 
-        Idempotent: the same correction restates the same total however often it arrives, so a
-        replay never adds it twice. Its line id is not remembered (there is no state), so the
-        ledger output may carry a replayed correction again, under the same id.
+        The day's state stays gone; what is kept is a memo of the restated corrections' ids
+        (``memo``, or a new one) for ``retention_ms`` of event time, as long as the corrections
+        topic keeps them, so a replayed correction is a duplicate and not a second ledger
+        record. Past the memo, the same correction restates the same total again: never paid
+        twice, though its ledger record may then appear again under its id.
         """
-        day = DailyState(
-            currency=line.currency,
-            total_minor=base.total_minor + line.amount_minor,
-            line_count=base.line_count + (-1 if line.kind is LineKind.REVERSAL else 1),
-            version=base.version,
-            final=True,
-            post_final=True,
-            day_end_ms=day_end,
-            as_of_ms=event_ms,
-        )
-        step = self._emit(day, line.interval.driver_id, line.pay_date.isoformat())
-        return DailyStep(Verdict.RESTATED, emit=step.emit, discard=True)
+        if memo is None:
+            memo = DailyState(line.currency, final=True, post_final=True, day_end_ms=day_end)
+            memo.restated_until_ms = watermark_ms + self.retention_ms
+        verdict = self._admit_restated(memo, line)
+        if verdict is not Verdict.APPLIED:
+            return memo, DailyStep(verdict, timer_ms=memo.restated_until_ms)
+        memo.total_minor = base.total_minor + line.amount_minor
+        memo.line_count = base.line_count + (-1 if line.kind is LineKind.REVERSAL else 1)
+        memo.version = base.version
+        memo.day_end_ms = day_end
+        memo.as_of_ms = event_ms
+        memo.restated_until_ms = watermark_ms + self.retention_ms
+        step = self._emit(memo, line.interval.driver_id, line.pay_date.isoformat())
+        return memo, replace(step, verdict=Verdict.RESTATED)
+
+    def _admit_restated(self, memo: DailyState, line: PayLine) -> Verdict:
+        if line.line_id in memo.seen:
+            return Verdict.DUPLICATE
+        if len(memo.seen) >= self.max_lines:
+            return Verdict.OVER_CAP
+        memo.seen.add(line.line_id)
+        if line.currency != memo.currency:
+            return Verdict.CURRENCY_MISMATCH
+        return Verdict.APPLIED
 
     def on_timer(
         self, state: DailyState, driver_id: str, pay_date: str, watermark_ms: int
     ) -> DailyStep:
         """Finalize once the day is past its grace; discard once past retention."""
+        if state.restated_until_ms is not None:
+            if watermark_ms >= state.restated_until_ms:
+                return DailyStep(discard=True)
+            return DailyStep(timer_ms=state.restated_until_ms)
         if state.final and watermark_ms >= self._expiry(state):
             return DailyStep(discard=True)
         if not state.final and watermark_ms >= state.day_end_ms + self.grace_ms:
@@ -212,6 +243,8 @@ class DailyTotals:
         return DailyStep(emit=record, timer_ms=self._next_timer(state))
 
     def _next_timer(self, state: DailyState) -> int:
+        if state.restated_until_ms is not None:
+            return state.restated_until_ms
         return self._expiry(state) if state.final else state.day_end_ms + self.grace_ms
 
     def _expiry(self, state: DailyState) -> int:

@@ -24,6 +24,7 @@ import duckdb
 import psycopg
 import pytest
 import yaml
+from confluent_kafka import Producer
 
 from driverpay import topics
 from driverpay.generate import GenConfig, generate
@@ -292,4 +293,29 @@ def test_a_day_past_the_jobs_retention_is_corrected_through_pay_corrections(
                       apply=True)  # fmt: skip
     assert (again.deltas, again.applied) == ([], 0)
     assert served("d-old", old) == restated
+
+    [fix] = report.corrections  # replayed as it was sent: the day's memo knows its id
+    replay(topics.PAY_CORRECTIONS)
+    stack.wait_for(lambda: duplicate_lines(fix.line_id) == 1, 120, "the replay audited", every=3)
+    ledger = [r for r in map(json.loads, stack.read_topic(topics.PAY_LEDGER))
+              if r["line_id"] == fix.line_id]  # fmt: skip
+    assert len(ledger) == 1
+    assert served("d-old", old) == restated
     assert stack.flink(f"/jobs/{job}")["state"] == "RUNNING"
+
+
+def replay(topic: str) -> None:
+    """Send every committed record of ``topic`` again, as a producer replaying its outbox."""
+    producer = Producer({"bootstrap.servers": stack.KAFKA})
+    for value in stack.read_topic(topic):
+        producer.produce(topic, value=value)
+    assert producer.flush(30) == 0
+
+
+def duplicate_lines(line_id: str) -> int:
+    """``DUPLICATE_LINE`` audit records of ``line_id`` committed so far."""
+    return sum(
+        1
+        for r in map(json.loads, stack.read_topic(topics.AUDIT))
+        if r.get("kind") == "DUPLICATE_LINE" and r.get("line_id") == line_id
+    )

@@ -242,8 +242,8 @@ def correction(order: str = "o-2", kind: LineKind = LineKind.ADJUSTMENT) -> PayL
 
 
 def test_a_correction_for_a_day_past_retention_restates_the_day_its_corrector_read() -> None:
-    state, step = TOTALS.on_line(None, correction(), AT_10_30, GONE, SERVED)
-    assert (state, step.verdict, step.discard) == (None, Verdict.RESTATED, True)
+    memo, step = TOTALS.on_line(None, correction(), AT_10_30, GONE, SERVED)
+    assert step.verdict is Verdict.RESTATED
     assert step.emit is not None
     assert (step.emit["total_cents"], step.emit["line_count"], step.emit["version"]) == (
         1500,
@@ -251,12 +251,65 @@ def test_a_correction_for_a_day_past_retention_restates_the_day_its_corrector_re
         4,
     )
     assert (step.emit["final"], step.emit["post_final"]) == (True, True)
+    assert memo is not None  # the day stays gone; the correction's id is remembered
+    assert memo.seen == {"fix-o-2-ADJUSTMENT"}
+    assert memo.restated_until_ms == step.timer_ms == GONE + 7 * DAY
 
 
 def test_the_same_correction_twice_restates_the_same_total_not_twice_the_pay() -> None:
+    """Past the memo (or with none), a replay restates the same row again, never a sum."""
     _, first = TOTALS.on_line(None, correction(), AT_10_30, GONE, SERVED)
     _, again = TOTALS.on_line(None, correction(), AT_10_30, GONE, SERVED)
     assert first.emit == again.emit
+
+
+def test_a_replayed_correction_is_a_duplicate_while_the_memo_of_its_day_lasts() -> None:
+    memo, _ = TOTALS.on_line(None, correction(), AT_10_30, GONE, SERVED)
+    memo, replay = TOTALS.on_line(memo, correction(), AT_10_30, GONE + 3 * DAY, SERVED)
+    assert (replay.verdict, replay.emit) == (Verdict.DUPLICATE, None)
+    assert memo is not None
+    assert memo.total_minor == 1500
+
+
+def test_the_next_correction_of_a_restated_day_restates_from_its_own_base() -> None:
+    """Its base is the row after the first correction: the memo's ids are all it trusts."""
+    memo, _ = TOTALS.on_line(None, correction("o-2"), AT_10_30, GONE, SERVED)
+    after_first = DayBase(total_minor=1500, line_count=2, version=4)
+    memo, step = TOTALS.on_line(memo, correction("o-3"), AT_10_30, GONE + DAY, after_first)
+    assert step.verdict is Verdict.RESTATED
+    assert step.emit is not None
+    assert (step.emit["total_cents"], step.emit["line_count"], step.emit["version"]) == (
+        2100,
+        3,
+        5,
+    )
+    assert memo is not None
+    assert memo.seen == {"fix-o-2-ADJUSTMENT", "fix-o-3-ADJUSTMENT"}
+    assert memo.restated_until_ms == GONE + 8 * DAY
+
+
+def test_a_streamed_line_for_a_restated_day_still_goes_to_reconciliation() -> None:
+    memo, _ = TOTALS.on_line(None, correction(), AT_10_30, GONE, SERVED)
+    kept, step = TOTALS.on_line(memo, line("o-4"), AT_10_30, GONE)
+    assert (kept, step.verdict, step.emit) == (memo, Verdict.BEYOND_RETENTION, None)
+
+
+def test_the_memo_is_discarded_once_the_watermark_passes_it() -> None:
+    memo, step = TOTALS.on_line(None, correction(), AT_10_30, GONE, SERVED)
+    assert memo is not None
+    assert step.timer_ms is not None
+    early = TOTALS.on_timer(memo, "d-1", "2026-11-24", step.timer_ms - 1)
+    assert (early.discard, early.emit, early.timer_ms) == (False, None, step.timer_ms)
+    assert TOTALS.on_timer(memo, "d-1", "2026-11-24", step.timer_ms).discard
+
+
+def test_a_restated_days_memo_is_capped_like_a_day() -> None:
+    small = DailyTotals(ZONES, grace_ms=HOUR, retention_ms=DAY, max_lines=2)
+    memo, verdicts = None, []
+    for order in ("o-2", "o-3", "o-4"):
+        memo, step = small.on_line(memo, correction(order), AT_10_30, GONE, SERVED)
+        verdicts.append(step.verdict)
+    assert verdicts == [Verdict.RESTATED, Verdict.RESTATED, Verdict.OVER_CAP]
 
 
 def test_a_reversal_past_retention_takes_its_line_off_the_count() -> None:

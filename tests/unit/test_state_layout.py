@@ -82,6 +82,21 @@ def test_a_driver_day_reads_back_with_its_timer_and_set_sizes() -> None:
     assert (fields[8], fields[9], fields[10]) == (AT_10 + 1, 2, 1)
 
 
+def test_a_memo_of_restated_corrections_reads_back_as_a_memo() -> None:
+    day = DailyState("USD", 1500, 2, 4, True, True, AT_10, AT_10_30, {"fix-1"}, set(), {}, AT_10)
+    fields = state_fields(daily_value(day, AT_10), DAILY_LAYOUT, "driver-day")
+
+    assert daily_state(fields, day.seen, day.in_effect, day.spans) == day
+
+
+def test_a_driver_day_stored_before_memos_existed_reads_back_as_a_day() -> None:
+    """The layout gained ``restated_until_ms`` at its end; a savepoint's older values lack it."""
+    older = '[1,"USD",900,1,2,true,false,1000,900,2000,1,1]'
+    day = daily_state(state_fields(older, DAILY_LAYOUT, "driver-day"), {"l1"}, {"i1"}, {})
+
+    assert (day.total_minor, day.final, day.restated_until_ms) == (900, True, None)
+
+
 def test_an_orders_paid_spans_read_back_as_stored() -> None:
     spans = ((AT_10, AT_10_30, "i1"), (AT_10_30, AT_10_30 + 60_000, 'k"\\|'))
     assert spans_of(spans_text(spans)) == spans
