@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -33,6 +33,7 @@ from udfs.ledger import PayLine
 from udfs.localday import pay_date
 from udfs.money import from_minor
 from udfs.reconcile import (
+    by_driver_day,
     correction_record,
     corrections,
     day_bases,
@@ -53,10 +54,14 @@ class ReconcileError(ValueError):
 
 @dataclass
 class Streamed:
-    """The streamed side of one date: served totals and ledger lines."""
+    """The streamed side of one date: served totals, and its ledger lines read on demand.
+
+    ``lines()`` reads the ledger anew on each call, in ``(pay_date, driver_id)`` order
+    (``udfs.reconcile.by_driver_day``): reconcile passes over it twice and never holds it.
+    """
 
     totals: dict[tuple[str, str], tuple[int, str]]  # (driver, date) -> (minor, currency)
-    lines: list[PayLine]
+    lines: Callable[[], Iterator[PayLine]]
     # (driver, date) -> the served row's total, line count and version: what a correction
     # restates once the job no longer holds the day (udfs.daily.DayBase)
     days: dict[tuple[str, str], DayBase] = field(default_factory=dict)
@@ -103,7 +108,11 @@ class Report:
 
 
 def read_stream_folder(folder: Path, day: str) -> Streamed:
-    """An embedded run's outputs, plus corrections already issued into the folder."""
+    """An embedded run's outputs, plus corrections already issued into the folder.
+
+    Held in memory: the folder is an embedded run's, whose own output files were sorted in
+    memory (``jobs.embedded``). PostgreSQL is the streamed side that grows without bound.
+    """
     if not (folder / "driver_daily_pay.jsonl").is_file():
         raise ReconcileError(f"--stream: {folder} has no driver_daily_pay.jsonl")
     totals = {
@@ -123,7 +132,8 @@ def read_stream_folder(folder: Path, day: str) -> Streamed:
             lines.append(line)
             minor, currency = totals.get(driver_day(line), (0, line.currency))
             totals[driver_day(line)] = (minor + int(record["amount_minor"]), currency)
-    return Streamed(totals, lines)
+    lines.sort(key=lambda x: (x.pay_date.isoformat(), x.interval.driver_id))
+    return Streamed(totals, lambda: iter(lines))
 
 
 # ``pay_lines`` columns a line is rebuilt from, in ``pg_line``'s order. The first 14 are those of
@@ -154,7 +164,10 @@ _PG_001_COLUMNS = 14
 
 
 def read_postgres(dsn: str, day: str) -> Streamed:
-    """``driver_daily_pay`` and ``pay_lines`` of the date (passwords via PGPASSFILE)."""
+    """``driver_daily_pay`` of the date, and its ``pay_lines`` on demand (passwords via PGPASSFILE).
+
+    The totals are one row per driver-day and held; the lines are not (``pg_lines``).
+    """
     import psycopg
 
     with psycopg.connect(dsn, connect_timeout=10) as conn, conn.cursor() as cur:
@@ -164,14 +177,35 @@ def read_postgres(dsn: str, day: str) -> Streamed:
             (day,),
         )
         rows = cur.fetchall()
-        totals = {(d, day): (int(c), cur_) for d, c, cur_, _, _ in rows}
-        days = {(d, day): DayBase(int(c), int(n), int(v)) for d, c, _, n, v in rows}
-        cur.execute(
-            f"SELECT {', '.join(PG_LINE_COLUMNS)} FROM pay_lines WHERE pay_date = %s",
-            (day,),
-        )
-        lines = [pg_line(row, day) for row in cur.fetchall()]
-    return Streamed(totals, lines, days)
+    totals = {(d, day): (int(c), cur_) for d, c, cur_, _, _ in rows}
+    days = {(d, day): DayBase(int(c), int(n), int(v)) for d, c, _, n, v in rows}
+    return Streamed(totals, lambda: pg_lines(dsn, day), days)
+
+
+PG_FETCH_ROWS = 2_000  # rows per round trip of the server-side cursor: ~3 KB each in Python
+
+
+def pg_lines(dsn: str, day: str) -> Iterator[PayLine]:
+    """The date's ``pay_lines`` through a server-side cursor, in ``driver_id`` byte order.
+
+    ``COLLATE "C"`` orders by bytes, i.e. by code point as Python compares ``str``, which
+    ``udfs.reconcile.by_driver_day`` checks; PostgreSQL sorts, spilling to disk past
+    ``work_mem``, and sends ``PG_FETCH_ROWS`` at a time.
+    """
+    import psycopg
+
+    query = (
+        f"SELECT {', '.join(PG_LINE_COLUMNS)} FROM pay_lines WHERE pay_date = %s "
+        'ORDER BY driver_id COLLATE "C"'
+    )
+    with (
+        psycopg.connect(dsn, connect_timeout=10) as conn,
+        conn.cursor(name="reconcile_pay_lines") as cur,
+    ):
+        cur.itersize = PG_FETCH_ROWS
+        cur.execute(query, (day,))
+        for row in cur:
+            yield pg_line(row, day)
 
 
 def pg_line(row: tuple[Any, ...], day: str) -> PayLine:
@@ -251,8 +285,11 @@ def reconcile(
     iso = day.isoformat()
     run_id = f"{iso}{'-' + zone if zone else ''}@{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     side = read_stream_folder(stream, iso) if stream else read_postgres(dsn, iso)
-    in_scope = [x for x in side.lines if zone is None or x.interval.zone == zone]
-    missing = missing_partitions(archive, day, in_scope, parse_zones(zones_yaml))
+
+    def streamed_lines() -> Iterator[PayLine]:
+        return (x for x in side.lines() if zone is None or x.interval.zone == zone)
+
+    missing = missing_partitions(archive, day, streamed_lines(), parse_zones(zones_yaml))
     if missing:
         raise ReconcileError(
             f"archive {archive} lacks {', '.join(missing[:5])}"
@@ -269,46 +306,17 @@ def reconcile(
         progress=progress,
         version_records=version_records,
     )
-    want_lines = [line_from_record(r) for r in read_jsonl(recomputed_dir / "pay_ledger.jsonl")]
     want = {
         (r["driver_id"], r["pay_date"]): (int(r["total_cents"]), str(r["currency"]))
         for r in read_jsonl(recomputed_dir / "driver_daily_pay.jsonl")
     }
-    have_lines, have = side.lines, side.totals
-    if zone is not None:
-        # A driver-day's total spans every zone the driver worked in that day, and the recompute
-        # read only this zone: compare the zone's own lines, or the other zones' pay would look
-        # unearned and be reversed.
-        have_lines = [x for x in have_lines if x.interval.zone == zone]
-        want_lines = [x for x in want_lines if x.interval.zone == zone]
-        have, want = line_sums(have_lines), line_sums(want_lines)
-    keys = set(want) | set(have)
-    report = Report(iso, zone, run_id, str(stream) if stream else "postgresql")
-    report.driver_days = len(keys)
-    conflicts = mixed_currencies([*in_effect(have_lines), *in_effect(want_lines)])
-    conflicts |= {k for k in keys if k in have and k in want and have[k][1] != want[k][1]}
-    for key in sorted(keys):
-        if key in conflicts:
-            report.currency_conflicts.append(currency_conflict(key, have, want))
-            continue
-        got, currency = have.get(key, (0, want.get(key, (0, ""))[1]))
-        expected = want.get(key, (0, currency))[0]
-        if got != expected:
-            report.deltas.append(
-                {
-                    "driver_id": key[0],
-                    "pay_date": key[1],
-                    "currency": currency,
-                    "streamed_minor": got,
-                    "recomputed_minor": expected,
-                }
-            )
-    affected = {(d["driver_id"], d["pay_date"]) for d in report.deltas}
-    report.corrections = corrections(
-        (x for x in have_lines if driver_day(x) in affected),
-        (x for x in want_lines if driver_day(x) in affected),
-        run_id,
+    recomputed_lines = (
+        line
+        for line in map(line_from_record, read_jsonl(recomputed_dir / "pay_ledger.jsonl"))
+        if zone is None or line.interval.zone == zone
     )
+    report = Report(iso, zone, run_id, str(stream) if stream else "postgresql")
+    compare(report, side.totals, want, streamed_lines(), recomputed_lines)
     if apply and report.corrections:
         if stream is not None:
             report.applied = append_corrections(stream / CORRECTIONS_FILE, report.corrections)
@@ -316,6 +324,57 @@ def reconcile(
             report.applied = produce_corrections(kafka, day_bases(report.corrections, side.days))
     write_metrics(run_dir, report)
     return report
+
+
+def compare(
+    report: Report,
+    have: Mapping[tuple[str, str], tuple[int, str]],
+    want: Mapping[tuple[str, str], tuple[int, str]],
+    streamed: Iterable[PayLine],
+    recomputed: Iterable[PayLine],
+) -> None:
+    """Every driver-day's delta, currency conflict and corrections, into ``report``.
+
+    ``have`` and ``want``: the served and recomputed totals. With ``report.zone`` they are
+    replaced by the sums of the zone's own lines: a driver-day's total spans every zone the
+    driver worked in that day, and the recompute read only this zone, so the other zones' pay
+    would look unearned and be reversed. The ledgers are read one driver-day at a time.
+    """
+    zone_have: dict[tuple[str, str], tuple[int, str]] = {}
+    zone_want: dict[tuple[str, str], tuple[int, str]] = {}
+    if report.zone is not None:
+        have, want = zone_have, zone_want
+    conflicts = set()
+    for key, streamed_day, recomputed_day in by_driver_day(streamed, recomputed):
+        if report.zone is not None:
+            zone_have.update(line_sums(streamed_day))
+            zone_want.update(line_sums(recomputed_day))
+        got, expected = have.get(key), want.get(key)
+        if mixed_currencies([*in_effect(streamed_day), *in_effect(recomputed_day)]) or (
+            got and expected and got[1] != expected[1]
+        ):
+            conflicts.add(key)
+        elif (got or (0, ""))[0] != (expected or (0, ""))[0]:
+            report.corrections += corrections(streamed_day, recomputed_day, report.run_id)
+    keys = set(want) | set(have)
+    report.driver_days = len(keys)
+    conflicts |= {k for k in keys if k in have and k in want and have[k][1] != want[k][1]}
+    for key in sorted(keys):
+        if key in conflicts:
+            report.currency_conflicts.append(currency_conflict(key, have, want))
+            continue
+        got_minor, currency = have.get(key, (0, want.get(key, (0, ""))[1]))
+        expected_minor = want.get(key, (0, currency))[0]
+        if got_minor != expected_minor:
+            report.deltas.append(
+                {
+                    "driver_id": key[0],
+                    "pay_date": key[1],
+                    "currency": currency,
+                    "streamed_minor": got_minor,
+                    "recomputed_minor": expected_minor,
+                }
+            )
 
 
 def currency_conflict(

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import groupby
 from typing import Any
 
 from udfs.daily import DayBase
@@ -148,6 +149,42 @@ def corrections(
             why = f"reconcile {run_id}: recomputed line {line.line_id} is missing from the stream"
             out.append(adjustment(line, why))
     return out
+
+
+def by_driver_day(
+    streamed: Iterable[PayLine], recomputed: Iterable[PayLine]
+) -> Iterator[tuple[DriverDay, list[PayLine], list[PayLine]]]:
+    """Both ledgers' lines, one driver-day at a time: ``(key, streamed, recomputed)``.
+
+    Each input must come in ``(pay_date, driver_id)`` order, as the recompute writes its ledger
+    and PostgreSQL returns it under the ``"C"`` collation (both byte order, which is code point
+    order for UTF-8), so only one driver-day's lines are held, whatever the size of the day. An
+    input out of that order raises ``ValueError``: merging it would make a driver-day look
+    missing on one side, and "correct" it.
+    """
+    left, right = _groups(streamed, "streamed"), _groups(recomputed, "recomputed")
+    a, b = next(left, None), next(right, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a[0] < b[0]):
+            assert a is not None
+            yield (a[0][1], a[0][0]), a[1], []
+            a = next(left, None)
+        elif a is None or b[0] < a[0]:
+            yield (b[0][1], b[0][0]), [], b[1]
+            b = next(right, None)
+        else:
+            yield (a[0][1], a[0][0]), a[1], b[1]
+            a, b = next(left, None), next(right, None)
+
+
+def _groups(lines: Iterable[PayLine], side: str) -> Iterator[tuple[tuple[str, str], list[PayLine]]]:
+    """Runs of one ``(pay_date, driver_id)``, checked to come in increasing order."""
+    previous: tuple[str, str] | None = None
+    for key, run in groupby(lines, key=lambda x: (x.pay_date.isoformat(), x.interval.driver_id)):
+        if previous is not None and key <= previous:
+            raise ValueError(f"{side} ledger is not in (pay_date, driver_id) order at {key}")
+        previous = key
+        yield key, list(run)
 
 
 def adjustment(line: PayLine, reason: str) -> PayLine:

@@ -13,16 +13,17 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from driverpay.reconcile import read_postgres
+from driverpay.reconcile import PG_FETCH_ROWS, pg_lines, read_postgres
 from jobs.pg_schema import RECORD_FIELD, flink_type, read_migrations, sink_columns
 from tests.api.conftest import OWNER_DSN, READER_DSN, WRITER_DSN
 from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
@@ -97,7 +98,7 @@ def write_as_the_job(lines: list[PayLine]) -> None:
 def read_back(driver: str, days: set[date]) -> dict[str, PayLine]:
     found = {}
     for day in sorted(days):
-        for line in read_postgres(WRITER_DSN, day.isoformat()).lines:
+        for line in read_postgres(WRITER_DSN, day.isoformat()).lines():
             if line.interval.driver_id == driver:
                 found[line.line_id] = line
     return found
@@ -136,6 +137,62 @@ def test_lines_read_back_from_postgres_are_the_streamed_lines(driver: str, zones
         line = rebuilt[original.line_id]
         assert line.interval_key == original.interval_key
         assert line.to_json() == original.to_json()
+
+
+# Ids whose byte (code point) order differs from a natural-language collation's, where Z < a,
+# "Ärger" sorts with "a" and "ß" with "ss". Reconcile merges PostgreSQL's order with the
+# recompute's byte order, so it must be bytes whatever the database's locale.
+BYTE_ORDER = ("Zed", "ab", "alpha", "z", "Ärger", "ß")
+STREAMED_LINES = 20_000
+
+
+@pytest.fixture
+def far_day(postgres: None) -> Iterator[date]:
+    """A date of this test only (no other test writes after 2030); its rows go afterwards."""
+    day = date(2031, 1, 1) + timedelta(days=uuid.uuid4().int % 3000)
+    yield day
+    with psycopg.connect(OWNER_DSN) as conn:
+        conn.execute("DELETE FROM pay_lines WHERE pay_date = %s", (day,))
+
+
+def test_the_lines_stream_in_byte_order_and_are_not_held(far_day: date, zones: Zones) -> None:
+    noon = datetime.combine(far_day, time(12), ZoneInfo("America/New_York"))
+    start = int(noon.timestamp() * 1000)
+    lines = [
+        only
+        for i in range(STREAMED_LINES)
+        for only in lines_for(
+            PaidInterval(f"o-{i}", BYTE_ORDER[i % len(BYTE_ORDER)], "nyc", start + i,
+                         start + 600_000 + i, f"a-{i}", f"d-{i}", "DELIVERED"),
+            zones,
+        )
+    ]  # fmt: skip
+    write_as_the_job(lines)
+
+    streamed = pg_lines(WRITER_DSN, far_day.isoformat())
+    drivers = [next(streamed).interval.driver_id]
+    # The rows are fetched from a cursor the server keeps open, PG_FETCH_ROWS at a time; a
+    # client-side cursor would have had PostgreSQL send every row before the first line.
+    assert fetching_sessions() == [f'FETCH FORWARD {PG_FETCH_ROWS} FROM "reconcile_pay_lines"']
+    count = 1
+    for line in streamed:
+        count += 1
+        if drivers[-1] != line.interval.driver_id:
+            drivers.append(line.interval.driver_id)
+
+    assert drivers == sorted(BYTE_ORDER) == list(BYTE_ORDER)
+    assert count == STREAMED_LINES
+    assert fetching_sessions() == []
+
+
+def fetching_sessions() -> list[str]:
+    """The last statement of each session of the job's role that is fetching from a cursor."""
+    with psycopg.connect(WRITER_DSN) as conn:
+        rows = conn.execute(
+            "SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND usename = current_user AND query LIKE 'FETCH%'"
+        ).fetchall()
+    return [query for (query,) in rows]
 
 
 def test_a_reversal_reconcile_builds_from_a_row_cancels_the_streamed_interval(

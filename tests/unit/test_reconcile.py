@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from udfs.lifecycle import reverse
 from udfs.money import pay_amount
 from udfs.reconcile import (
     CorrectionError,
+    by_driver_day,
     correction,
     correction_line,
     correction_record,
@@ -248,3 +250,36 @@ def test_the_job_reads_a_correction_and_its_day_back_as_they_were_sent(zones):
         sent = json.dumps(correction_record(fix, base)).encode()
         assert correction(sent, zones) == (fix, base)
         assert correction(fix.to_json().encode(), zones) == (fix, None)
+
+
+def test_the_two_ledgers_meet_one_driver_day_at_a_time(zones):
+    """Each driver-day's lines of both sides come together; neither side is read ahead."""
+    morning = "2026-11-24T18:00:00Z", "2026-11-24T18:30:00Z"
+    a1, b1, b2, c1 = (
+        paid(zones, o, *morning, driver=d)[0]
+        for o, d in (("o1", "a"), ("o2", "b"), ("o3", "b"), ("o4", "c"))
+    )
+    pulled: list[str] = []
+
+    def read(lines: list[PayLine], side: str) -> Iterator[PayLine]:
+        for line in lines:
+            pulled.append(f"{side}:{line.interval.order_id}")
+            yield line
+
+    merged = by_driver_day(read([a1, b1, b2], "s"), read([b1, c1], "r"))
+    assert next(merged) == (("a", "2026-11-24"), [a1], [])
+    # each side's current run, and one line past it to see that it ended: nothing more
+    assert pulled == ["s:o1", "s:o2", "r:o2", "r:o4"]
+    assert next(merged) == (("b", "2026-11-24"), [b1, b2], [b1])
+    assert next(merged) == (("c", "2026-11-24"), [], [c1])
+    assert next(merged, None) is None
+
+
+def test_a_ledger_out_of_driver_order_is_refused_not_merged(zones):
+    """Merged as it came, b's second run would look missing from the recompute and be reversed."""
+    morning = "2026-11-24T18:00:00Z", "2026-11-24T18:30:00Z"
+    a, b, again = (
+        paid(zones, o, *morning, driver=d)[0] for o, d in (("o1", "b"), ("o2", "a"), ("o3", "b"))
+    )
+    with pytest.raises(ValueError, match="streamed ledger is not in"):
+        list(by_driver_day([a, b, again], []))
