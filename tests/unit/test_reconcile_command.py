@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 from driverpay.generate import GenConfig, generate
 from driverpay.recompute import recompute
+from driverpay.reconcile import reconcile as run_reconcile
 from tests.recompute.helpers import archive_events
 from udfs.money import from_minor
 from udfs.zones import load_zones
@@ -169,3 +171,36 @@ def test_a_versions_file_that_holds_no_version_records_is_refused(
     assert run.returncode == 2
     assert len(run.stderr.strip().splitlines()) == 1
     assert message in run.stderr
+
+
+# Driver ids whose code point order is not their order in any natural language, nor in UTF-16
+# (the truck is outside the BMP; the fullwidth tilde U+FF5E is inside it, above the
+# surrogates). The recompute's ledger comes sorted by DuckDB, the streamed side by Python, and
+# reconcile merges the two.
+ODD_DRIVERS = ("Zed", "ab", "Ärger", "ß", "d|x", "\U0001f69a", "\uff5e", "a\u0301")
+
+
+def test_ids_in_any_order_a_language_might_sort_them_still_meet_their_driver_day(
+    tmp_path: Path,
+) -> None:
+    zones = load_zones(ZONES)
+    generate(GenConfig(orders=300, drivers=8), zones, tmp_path / "gen.jsonl", tmp_path / "t.json")
+    events = (tmp_path / "gen.jsonl").read_text(encoding="utf-8")
+    for i, name in enumerate(ODD_DRIVERS):
+        events = events.replace(f'"d{i:05d}"', json.dumps(name))
+    (tmp_path / "events.jsonl").write_text(events, encoding="utf-8")
+    archive_events(tmp_path / "events.jsonl", tmp_path / "archive", zones)
+    buggy = re.sub(r'rate_per_minute: "([\d.]+)"', r'rate_per_minute: "\g<1>1"', ZONES.read_text())
+    assert buggy.count('1"') >= 3  # every zone overpays a little: every driver-day differs
+    stream = tmp_path / "stream"
+    recompute(tmp_path / "archive", date(2026, 11, 24), buggy.encode(), stream, workers=1)
+
+    found = run_reconcile(date(2026, 11, 24), ZONES.read_bytes(), tmp_path / "archive",
+                          tmp_path / "r1", stream=stream, apply=True)  # fmt: skip
+    again = run_reconcile(date(2026, 11, 24), ZONES.read_bytes(), tmp_path / "archive",
+                          tmp_path / "r2", stream=stream)  # fmt: skip
+
+    assert {d["driver_id"] for d in found.deltas} == set(ODD_DRIVERS)  # each one's day differs
+    assert found.driver_days == len(ODD_DRIVERS)
+    assert found.applied == len(found.corrections) > 0
+    assert again.deltas == []
