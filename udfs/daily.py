@@ -145,13 +145,9 @@ class DailyTotals:
         return state, self._emit(state, line.interval.driver_id, line.pay_date.isoformat())
 
     def _admit(self, state: DailyState, line: PayLine) -> Verdict:
-        if line.line_id in state.seen:
-            return Verdict.DUPLICATE
-        if len(state.seen) >= self.max_lines:
-            return Verdict.OVER_CAP
-        state.seen.add(line.line_id)
-        if line.currency != state.currency:
-            return Verdict.CURRENCY_MISMATCH
+        verdict = self._admit_id(state, line)
+        if verdict is not Verdict.APPLIED:
+            return verdict
         key, order = line.interval_key, line.interval.order_id
         spans = state.spans.get(order, ())
         if line.kind is LineKind.REVERSAL:
@@ -189,7 +185,7 @@ class DailyTotals:
         if memo is None:
             memo = DailyState(line.currency, final=True, post_final=True, day_end_ms=day_end)
             memo.restated_until_ms = watermark_ms + self.retention_ms
-        verdict = self._admit_restated(memo, line)
+        verdict = self._admit_id(memo, line)
         if verdict is not Verdict.APPLIED:
             return memo, DailyStep(verdict, timer_ms=memo.restated_until_ms)
         memo.total_minor = base.total_minor + line.amount_minor
@@ -201,13 +197,18 @@ class DailyTotals:
         step = self._emit(memo, line.interval.driver_id, line.pay_date.isoformat())
         return memo, replace(step, verdict=Verdict.RESTATED)
 
-    def _admit_restated(self, memo: DailyState, line: PayLine) -> Verdict:
-        if line.line_id in memo.seen:
+    def _admit_id(self, state: DailyState, line: PayLine) -> Verdict:
+        """The checks a day and a memo of restated corrections share: id, cap, currency.
+
+        The id is remembered even when the line is refused, so a re-send is a duplicate and
+        not quarantined twice.
+        """
+        if line.line_id in state.seen:
             return Verdict.DUPLICATE
-        if len(memo.seen) >= self.max_lines:
+        if len(state.seen) >= self.max_lines:
             return Verdict.OVER_CAP
-        memo.seen.add(line.line_id)
-        if line.currency != memo.currency:
+        state.seen.add(line.line_id)
+        if line.currency != state.currency:
             return Verdict.CURRENCY_MISMATCH
         return Verdict.APPLIED
 
