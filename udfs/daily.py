@@ -4,7 +4,8 @@ This stage admits lines to the ledger. It remembers every ``line_id`` it applied
 intervals are in effect, for as long as it keeps the day, so a line re-sent hours later (a
 producer replaying its outbox after the order's state is gone) is counted once — as a duplicate,
 audited — never paid twice. Lines for a day whose state is already gone go to an explicit output
-for reconciliation instead of the ledger.
+for reconciliation instead of the ledger; a correction from reconciliation restates such a day
+from the row it carries, and only its id is kept, so a replay of it is a duplicate.
 """
 
 from __future__ import annotations
