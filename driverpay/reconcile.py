@@ -18,6 +18,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -163,45 +164,47 @@ PG_LINE_COLUMNS = (
 _PG_001_COLUMNS = 14
 
 
-def read_postgres(dsn: str, day: str) -> Streamed:
-    """``driver_daily_pay`` of the date, and its ``pay_lines`` on demand (passwords via PGPASSFILE).
+@contextmanager
+def read_postgres(dsn: str, day: str) -> Iterator[Streamed]:
+    """``driver_daily_pay`` of the date, and its ``pay_lines`` on demand, from one snapshot.
 
-    The totals are one row per driver-day and held; the lines are not (``pg_lines``).
+    One read-only ``REPEATABLE READ`` transaction stays open while the side is in use, so the
+    totals and both passes over the lines see the same database however long the recompute
+    between them takes, even while the job writes (it holds back vacuum for that long). The
+    totals are one row per driver-day and held; the lines are not (``pg_lines``). Passwords
+    come from PGPASSFILE.
     """
     import psycopg
 
-    with psycopg.connect(dsn, connect_timeout=10) as conn, conn.cursor() as cur:
-        cur.execute(
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        rows = conn.execute(
             "SELECT driver_id, total_cents, currency, line_count, version FROM driver_daily_pay "
             "WHERE pay_date = %s",
             (day,),
-        )
-        rows = cur.fetchall()
-    totals = {(d, day): (int(c), cur_) for d, c, cur_, _, _ in rows}
-    days = {(d, day): DayBase(int(c), int(n), int(v)) for d, c, _, n, v in rows}
-    return Streamed(totals, lambda: pg_lines(dsn, day), days)
+        ).fetchall()
+        totals = {(d, day): (int(c), cur_) for d, c, cur_, _, _ in rows}
+        days = {(d, day): DayBase(int(c), int(n), int(v)) for d, c, _, n, v in rows}
+        yield Streamed(totals, lambda: pg_lines(conn, day), days)
 
 
 PG_FETCH_ROWS = 2_000  # rows per round trip of the server-side cursor: ~3 KB each in Python
 
 
-def pg_lines(dsn: str, day: str) -> Iterator[PayLine]:
+def pg_lines(conn: Any, day: str) -> Iterator[PayLine]:
     """The date's ``pay_lines`` through a server-side cursor, in ``driver_id`` byte order.
 
-    ``COLLATE "C"`` orders by bytes, i.e. by code point as Python compares ``str``, which
+    ``conn``: the connection of :func:`read_postgres`, in its transaction. ``COLLATE "C"``
+    orders by bytes, i.e. by code point as Python compares ``str``, which
     ``udfs.reconcile.by_driver_day`` checks; PostgreSQL sorts, spilling to disk past
     ``work_mem``, and sends ``PG_FETCH_ROWS`` at a time.
     """
-    import psycopg
-
     query = (
         f"SELECT {', '.join(PG_LINE_COLUMNS)} FROM pay_lines WHERE pay_date = %s "
         'ORDER BY driver_id COLLATE "C"'
     )
-    with (
-        psycopg.connect(dsn, connect_timeout=10) as conn,
-        conn.cursor(name="reconcile_pay_lines") as cur,
-    ):
+    with conn.cursor(name="reconcile_pay_lines") as cur:
         cur.itersize = PG_FETCH_ROWS
         cur.execute(query, (day,))
         for row in cur:
@@ -284,39 +287,33 @@ def reconcile(
         raise ReconcileError(f"--stream: no such folder: {stream}")
     iso = day.isoformat()
     run_id = f"{iso}{'-' + zone if zone else ''}@{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-    side = read_stream_folder(stream, iso) if stream else read_postgres(dsn, iso)
-
-    def streamed_lines() -> Iterator[PayLine]:
-        return (x for x in side.lines() if zone is None or x.interval.zone == zone)
-
-    missing = missing_partitions(archive, day, streamed_lines(), parse_zones(zones_yaml))
-    if missing:
-        raise ReconcileError(
-            f"archive {archive} lacks {', '.join(missing[:5])}"
-            f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''}, where events the "
-            "stream paid were archived: a recompute without them would reverse that pay"
-        )
-    recomputed_dir = run_dir / "recomputed"
-    recompute(
-        archive,
-        day,
-        zones_yaml,
-        recomputed_dir,
-        zone=zone,
-        progress=progress,
-        version_records=version_records,
-    )
-    want = {
-        (r["driver_id"], r["pay_date"]): (int(r["total_cents"]), str(r["currency"]))
-        for r in read_jsonl(recomputed_dir / "driver_daily_pay.jsonl")
-    }
-    recomputed_lines = (
-        line
-        for line in map(line_from_record, read_jsonl(recomputed_dir / "pay_ledger.jsonl"))
-        if zone is None or line.interval.zone == zone
-    )
     report = Report(iso, zone, run_id, str(stream) if stream else "postgresql")
-    compare(report, side.totals, want, streamed_lines(), recomputed_lines)
+    opened = nullcontext(read_stream_folder(stream, iso)) if stream else read_postgres(dsn, iso)
+    with opened as side:
+
+        def streamed_lines() -> Iterator[PayLine]:
+            return (x for x in side.lines() if zone is None or x.interval.zone == zone)
+
+        missing = missing_partitions(archive, day, streamed_lines(), parse_zones(zones_yaml))
+        if missing:
+            raise ReconcileError(
+                f"archive {archive} lacks {', '.join(missing[:5])}"
+                f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''}, where events "
+                "the stream paid were archived: a recompute without them would reverse that pay"
+            )
+        recomputed = run_dir / "recomputed"
+        recompute(archive, day, zones_yaml, recomputed, zone=zone, progress=progress,
+                  version_records=version_records)  # fmt: skip
+        want = {
+            (r["driver_id"], r["pay_date"]): (int(r["total_cents"]), str(r["currency"]))
+            for r in read_jsonl(recomputed / "driver_daily_pay.jsonl")
+        }
+        recomputed_lines = (
+            line
+            for line in map(line_from_record, read_jsonl(recomputed / "pay_ledger.jsonl"))
+            if zone is None or line.interval.zone == zone
+        )
+        compare(report, side.totals, want, streamed_lines(), recomputed_lines)
     if apply and report.corrections:
         if stream is not None:
             report.applied = append_corrections(stream / CORRECTIONS_FILE, report.corrections)

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from driverpay.reconcile import PG_FETCH_ROWS, pg_lines, read_postgres
+from driverpay.reconcile import PG_FETCH_ROWS, read_postgres
 from jobs.pg_schema import RECORD_FIELD, flink_type, read_migrations, sink_columns
 from tests.api.conftest import OWNER_DSN, READER_DSN, WRITER_DSN
 from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
@@ -98,9 +98,10 @@ def write_as_the_job(lines: list[PayLine]) -> None:
 def read_back(driver: str, days: set[date]) -> dict[str, PayLine]:
     found = {}
     for day in sorted(days):
-        for line in read_postgres(WRITER_DSN, day.isoformat()).lines():
-            if line.interval.driver_id == driver:
-                found[line.line_id] = line
+        with read_postgres(WRITER_DSN, day.isoformat()) as side:
+            for line in side.lines():
+                if line.interval.driver_id == driver:
+                    found[line.line_id] = line
     return found
 
 
@@ -155,34 +156,55 @@ def far_day(postgres: None) -> Iterator[date]:
         conn.execute("DELETE FROM pay_lines WHERE pay_date = %s", (day,))
 
 
-def test_the_lines_stream_in_byte_order_and_are_not_held(far_day: date, zones: Zones) -> None:
-    noon = datetime.combine(far_day, time(12), ZoneInfo("America/New_York"))
-    start = int(noon.timestamp() * 1000)
-    lines = [
+def in_byte_order(day: date, zones: Zones, count: int, first: int = 0) -> list[PayLine]:
+    """``count`` ten-minute lines of ``day`` in New York, dealt to the BYTE_ORDER drivers."""
+    noon = int(datetime.combine(day, time(12), ZoneInfo("America/New_York")).timestamp() * 1000)
+    return [
         only
-        for i in range(STREAMED_LINES)
+        for i in range(first, first + count)
         for only in lines_for(
-            PaidInterval(f"o-{i}", BYTE_ORDER[i % len(BYTE_ORDER)], "nyc", start + i,
-                         start + 600_000 + i, f"a-{i}", f"d-{i}", "DELIVERED"),
+            PaidInterval(f"o-{i}", BYTE_ORDER[i % len(BYTE_ORDER)], "nyc", noon + i,
+                         noon + 600_000 + i, f"a-{i}", f"d-{i}", "DELIVERED"),
             zones,
         )
     ]  # fmt: skip
-    write_as_the_job(lines)
 
-    streamed = pg_lines(WRITER_DSN, far_day.isoformat())
-    drivers = [next(streamed).interval.driver_id]
-    # The rows are fetched from a cursor the server keeps open, PG_FETCH_ROWS at a time; a
-    # client-side cursor would have had PostgreSQL send every row before the first line.
-    assert fetching_sessions() == [f'FETCH FORWARD {PG_FETCH_ROWS} FROM "reconcile_pay_lines"']
-    count = 1
-    for line in streamed:
-        count += 1
-        if drivers[-1] != line.interval.driver_id:
-            drivers.append(line.interval.driver_id)
+
+def test_the_lines_stream_in_byte_order_and_are_not_held(far_day: date, zones: Zones) -> None:
+    write_as_the_job(in_byte_order(far_day, zones, STREAMED_LINES))
+
+    with read_postgres(WRITER_DSN, far_day.isoformat()) as side:
+        streamed = side.lines()
+        drivers = [next(streamed).interval.driver_id]
+        # The rows are fetched from a cursor the server keeps open, PG_FETCH_ROWS at a time; a
+        # client-side cursor would have had PostgreSQL send every row before the first line.
+        assert fetching_sessions() == [f'FETCH FORWARD {PG_FETCH_ROWS} FROM "reconcile_pay_lines"']
+        count = 1
+        for line in streamed:
+            count += 1
+            if drivers[-1] != line.interval.driver_id:
+                drivers.append(line.interval.driver_id)
 
     assert drivers == sorted(BYTE_ORDER) == list(BYTE_ORDER)
     assert count == STREAMED_LINES
     assert fetching_sessions() == []
+
+
+def test_every_pass_over_the_lines_sees_the_snapshot_the_totals_came_from(
+    far_day: date, zones: Zones
+) -> None:
+    """The job may write while reconcile recomputes; both passes must read what the totals saw."""
+    write_as_the_job(in_byte_order(far_day, zones, 30))
+
+    with read_postgres(WRITER_DSN, far_day.isoformat()) as side:
+        first = [line.line_id for line in side.lines()]
+        write_as_the_job(in_byte_order(far_day, zones, 30, first=30))  # committed meanwhile
+        second = [line.line_id for line in side.lines()]
+
+    assert len(first) == 30
+    assert sorted(second) == sorted(first)
+    with read_postgres(WRITER_DSN, far_day.isoformat()) as later:
+        assert len(list(later.lines())) == 60
 
 
 def fetching_sessions() -> list[str]:
