@@ -185,7 +185,7 @@ class DailyTotals:
         """
         if memo is None:
             memo = DailyState(line.currency, final=True, post_final=True, day_end_ms=day_end)
-            memo.restated_until_ms = watermark_ms + self.retention_ms
+            memo.restated_until_ms = watermark_ms + self.retention_ms  # kept even if refused
         verdict = self._admit_id(memo, line)
         if verdict is not Verdict.APPLIED:
             return memo, DailyStep(verdict, timer_ms=memo.restated_until_ms)
@@ -217,10 +217,6 @@ class DailyTotals:
         self, state: DailyState, driver_id: str, pay_date: str, watermark_ms: int
     ) -> DailyStep:
         """Finalize once the day is past its grace; discard once past retention."""
-        if state.restated_until_ms is not None:
-            if watermark_ms >= state.restated_until_ms:
-                return DailyStep(discard=True)
-            return DailyStep(timer_ms=state.restated_until_ms)
         if state.final and watermark_ms >= self._expiry(state):
             return DailyStep(discard=True)
         if not state.final and watermark_ms >= state.day_end_ms + self.grace_ms:
@@ -245,11 +241,12 @@ class DailyTotals:
         return DailyStep(emit=record, timer_ms=self._next_timer(state))
 
     def _next_timer(self, state: DailyState) -> int:
-        if state.restated_until_ms is not None:
-            return state.restated_until_ms
         return self._expiry(state) if state.final else state.day_end_ms + self.grace_ms
 
     def _expiry(self, state: DailyState) -> int:
+        """When a final day, or a memo of restated corrections (final too), is discarded."""
+        if state.restated_until_ms is not None:
+            return state.restated_until_ms
         return state.day_end_ms + self.grace_ms + self.retention_ms
 
 
