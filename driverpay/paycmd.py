@@ -28,6 +28,7 @@ import re
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
+from udfs.jsontext import refuse_constant
 from udfs.ledger import json_number
 from udfs.money import round_money
 from udfs.pay import price_span
@@ -102,6 +103,7 @@ def run(data: bytes | str) -> str:
             text,
             parse_float=_parse_float,  # JSON numbers stay exact
             parse_int=_parse_int,
+            parse_constant=refuse_constant,
             object_pairs_hook=_object,
         )
     except RecursionError:

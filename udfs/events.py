@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from udfs.jsontext import refuse_constant
 from udfs.timefmt import TimestampError, format_ms, parse_rfc3339_ms
 
 MAX_EVENT_BYTES = 64 * 1024
@@ -170,7 +171,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 # One decoder for every record: json.loads with a hook builds a new one per call.
-_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=refuse_constant)
 
 
 def _text(doc: dict[str, Any], field: str) -> str:

@@ -33,6 +33,7 @@ from udfs.events import (
     has_control_characters,
     valid_identifier,
 )
+from udfs.jsontext import refuse_constant
 from udfs.ledger import LineKind, PaidInterval, PayLine, line_id
 from udfs.lifecycle import reverse
 from udfs.localday import pay_date
@@ -270,9 +271,11 @@ def correction(payload: bytes | None, zones: Mapping[str, Any]) -> tuple[PayLine
     stage then applies each at most once, like any line.
     """
     try:
-        record = json.loads(payload or b"")
-    except (ValueError, RecursionError):
-        raise CorrectionError("not a JSON object") from None
+        record = json.loads(payload or b"", parse_constant=refuse_constant)
+    except RecursionError:
+        raise CorrectionError("not a JSON object: nested too deeply") from None
+    except ValueError as exc:
+        raise CorrectionError(f"not a JSON object: {str(exc).splitlines()[0][:200]}") from None
     if not isinstance(record, dict):
         raise CorrectionError("not a JSON object")
     _check_texts(record)

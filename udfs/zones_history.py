@@ -27,6 +27,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from udfs.jsontext import refuse_constant
 from udfs.timefmt import format_ms
 from udfs.zones import MAX_ZONES_BYTES, Zone, Zones, ZonesError, bounded_repr, parse_zones
 
@@ -162,7 +163,7 @@ def parse_version_record(payload: bytes | str | None) -> Zones:
     if len(payload) > 2 * MAX_ZONES_BYTES:
         raise ZonesError(f"record: larger than {2 * MAX_ZONES_BYTES} bytes")
     try:
-        record: Any = json.loads(payload)
+        record: Any = json.loads(payload, parse_constant=refuse_constant)
     except (ValueError, RecursionError):
         raise ZonesError("record: not JSON") from None
     if not isinstance(record, dict) or sorted(record) != list(RECORD_KEYS):

@@ -114,7 +114,12 @@ def malformed() -> list[Hostile]:
         _dead("invalid UTF-8", b'{"event_id": "h-\xff\xfe"}', "UTF-8"),
         _dead("UTF-16 with BOM", dump(_valid("h-utf16")).decode().encode("utf-16"), "UTF-8"),
         _dead("not JSON", b"h-not-json {", "invalid JSON"),
-        _dead("NaN literal", b'{"event_id": "h-nan", "schema_version": NaN}', "integer"),
+        _dead("NaN literal", b'{"event_id": "h-nan", "schema_version": NaN}', "NaN is not JSON"),
+        _dead(
+            "Infinity in an unknown field",
+            dump(_valid("h-inf"))[:-1] + b', "tip": -Infinity}',
+            "-Infinity is not JSON",
+        ),
     ]
 
 
@@ -258,6 +263,11 @@ def zones_versions() -> list[Hostile]:
         _dead(
             "zones: NaN document",
             b'{"document": NaN, "effective": null, "version": "x"}',
+            "zones version: record: not JSON",
+        ),
+        _dead(
+            "zones: a number for a document",
+            b'{"document": 1e999, "effective": null, "version": "x"}',
             "zones version: document: must be the zones document's text",
         ),
         _dead(

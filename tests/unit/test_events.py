@@ -165,6 +165,13 @@ def test_a_byte_order_mark_is_refused() -> None:
     assert "invalid JSON" in reason(b"\xef\xbb\xbf" + raw())
 
 
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_json_number_literal_is_malformed_even_in_a_field_nobody_reads(literal: str) -> None:
+    """Python's json would read it; RFC 8259 and every other reader of the topic would not."""
+    record = raw()[:-1] + f', "tip": {literal}}}'.encode()
+    assert reason(record) == f"invalid JSON: {literal} is not JSON (RFC 8259)"
+
+
 def test_an_encoded_lone_surrogate_is_not_utf8() -> None:
     record = '{"event_id": "\ud800"}'.encode("utf-8", "surrogatepass")
     assert "UTF-8" in reason(record)

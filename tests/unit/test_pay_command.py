@@ -247,6 +247,10 @@ def test_bad_input_exits_2_with_one_stderr_line_naming_the_field(doc: Any, field
         pytest.param('{"rate_per_minute": "0.30", "intervals": [', id="truncated"),
         pytest.param("", id="empty stdin"),
         pytest.param("[" * 100_000 + "]" * 100_000, id="nested too deep"),
+        pytest.param(
+            '{"rate_per_minute": "0.30", "intervals": [], "peaks": [], "note": NaN}',
+            id="NaN in an unknown field",
+        ),
     ],
 )
 def test_invalid_json_exits_2_with_one_stderr_line(text: str) -> None:

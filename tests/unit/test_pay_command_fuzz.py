@@ -228,7 +228,8 @@ BAD_STDIN = [
         "rate_per_minute",
         id="number beyond Decimal",
     ),
-    pytest.param(b'{"rate_per_minute": NaN, "intervals": []}', "rate_per_minute", id="NaN literal"),
+    # Not JSON at all (RFC 8259), so the document is what is wrong, as with a duplicate key.
+    pytest.param(b'{"rate_per_minute": NaN, "intervals": []}', "document", id="NaN literal"),
     pytest.param(
         b'{"rate_per_minute": "0.30", "intervals": [{"start": 0, "end": 1' + b"0" * 5000 + b"}]}",
         "intervals[0].end",

@@ -175,6 +175,16 @@ def test_a_correction_no_sink_could_store_is_refused_with_its_reason(zones, chan
     assert reason in str(refused.value)
 
 
+def test_a_correction_with_a_nan_literal_is_not_json(zones):
+    """json.dumps writes NaN for a float nan; RFC 8259, and so the daily stage, does not read it."""
+    record = {**sample_fixes(zones)[-1].to_record(), "weighted_ms": float("nan")}
+
+    with pytest.raises(CorrectionError) as refused:
+        correction_line(json.dumps(record).encode(), zones)
+
+    assert str(refused.value) == "not a JSON object: NaN is not JSON (RFC 8259)"
+
+
 # Each once changed a day's total (a hostile-input audit): a correction reconcile could never
 # have sent, against a day holding 9.00.
 FORGED = {
