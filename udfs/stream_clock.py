@@ -6,9 +6,14 @@ split (a Kafka partition, or the input file), the recent event times of records 
 takes a low order statistic of them, so up to ``tolerate`` outliers in a row cannot move it.
 A record more than ``max_ahead_ms`` ahead of its split's clock, or of the processing-time clock
 (nothing real happens a day in the future: the rule Kafka brokers apply with
-``message.timestamp.after.max.ms``), is not admitted: the job quarantines it, unpaid, and it
-never becomes evidence for any clock. Before a split has ``tolerate + 1`` admitted records,
-only the processing-time clock judges, and the split holds the watermark back.
+``message.timestamp.after.max.ms``), is not admitted: the job quarantines it, unpaid. One ahead
+of the processing-time clock never becomes evidence for any clock. One ahead only of its split
+does: it is where the split says its stream is, and ``tolerate`` such records cannot lift the
+clock, but more in a row can, as a block of records less than a day ahead already does. Without
+that, a split whose stream moved on by more than ``max_ahead_ms`` (a replayed topic holding two
+days with a gap between them, a market silent for a day) would refuse every later record, for
+ever. Before a split has ``tolerate + 1`` records, only the processing-time clock judges, and
+the split holds the watermark back.
 
 The timestamp the job gives each admitted record for watermarking is the minimum of the clocks of
 the splits this subtask reads (per-split watermarks, as Flink's own sources do): a backlog replay
@@ -68,7 +73,7 @@ class StreamClock:
         now_ms = int(now_s * 1000)
         reference = now_ms if state.clock is None else min(state.clock, now_ms)
         admitted = time_ms <= reference + self.max_ahead_ms
-        if admitted:
+        if time_ms <= now_ms + self.max_ahead_ms:  # evidence, admitted or not (module docstring)
             state.recent.append(time_ms)
             state.clock = self._clock(state)
         return Admission(admitted, reference, self._watermark(now_s), reference == now_ms)

@@ -106,3 +106,34 @@ def test_a_declared_split_holds_the_watermark_back_until_it_delivers_or_goes_idl
     assert clock.admit("p0", NINE_AM + 6 * MIN, NOW_S + 61).watermark_ms == NO_TIME
     assert clock.admit("p1", NINE_AM + 4 * MIN, NOW_S + 62).admitted
     assert clock.admit("p0", NINE_AM + 7 * MIN, NOW_S + 63).watermark_ms == NINE_AM + 2 * MIN
+
+
+THREE_DAYS_ON = NINE_AM + 3 * DAY  # the same topic, three days on: a replay of two days, a gap
+LATER_S = NOW_S + 4 * 86_400  # read when the wall clock has passed both
+
+
+def test_a_split_whose_stream_moves_on_by_days_follows_it_after_five_records() -> None:
+    """Before, every record after such a gap was refused, for ever: the stream never moved on."""
+    clock = StreamClock(max_ahead_ms=DAY)
+    for m in range(9):
+        assert clock.admit("p0", NINE_AM + m * MIN, LATER_S).admitted
+    verdicts = [clock.admit("p0", THREE_DAYS_ON + m * MIN, LATER_S) for m in range(8)]
+    assert [v.admitted for v in verdicts] == [False] * 5 + [True] * 3
+    assert verdicts[-1].watermark_ms == THREE_DAYS_ON + 3 * MIN  # 5th largest of the last nine
+
+
+def test_four_records_days_ahead_of_the_split_mid_stream_still_cannot_lift_it() -> None:
+    clock = StreamClock(max_ahead_ms=DAY)
+    for m in range(9):
+        assert clock.admit("p0", NINE_AM + m * MIN, LATER_S).admitted
+    assert not any(clock.admit("p0", THREE_DAYS_ON + m, LATER_S).admitted for m in range(4))
+    after = clock.admit("p0", NINE_AM + 9 * MIN, LATER_S)
+    assert after.admitted
+    assert after.watermark_ms <= NINE_AM + 9 * MIN  # the four sit in the window, lifting nothing
+
+
+def test_records_beyond_the_wall_clock_are_never_evidence_however_many_in_a_row() -> None:
+    clock = StreamClock(max_ahead_ms=DAY)
+    honest(clock, "p0", range(9))
+    assert not any(clock.admit("p0", FIVE_YEARS_ON + m, NOW_S).admitted for m in range(50))
+    assert clock.admit("p0", NINE_AM + 9 * MIN, NOW_S).watermark_ms == NINE_AM + 5 * MIN
