@@ -181,7 +181,11 @@ class OrderLifecycle:
         step = Step(late=late)
         derivation = derive_of(state, self)
         step.lines = self._reconcile(state, derivation, event)
-        return self._settle(state, derivation, watermark_ms, step)
+        # A late event is judged no sooner than one grace period of event time after it came:
+        # an order whose events all arrive a day late (a phone offline) gets the same chance to
+        # complete as any other, instead of its acceptance being "open too long" on arrival.
+        not_before = watermark_ms + self.grace_ms if late else None
+        return self._settle(state, derivation, watermark_ms, step, not_before)
 
     def on_timer(self, state: OrderState, watermark_ms: int) -> Step:
         """The watermark moved: re-price under a newer zones version, settle, flag or discard.
@@ -229,8 +233,17 @@ class OrderLifecycle:
             out += added
         return out
 
-    def _settle(self, state: OrderState, d: Derivation, watermark_ms: int, step: Step) -> Step:
+    def _settle(
+        self,
+        state: OrderState,
+        d: Derivation,
+        watermark_ms: int,
+        step: Step,
+        not_before: int | None = None,
+    ) -> Step:
         deadline = self._deadline(state, d)
+        if deadline is not None and not_before is not None:
+            deadline = max(deadline, not_before)
         discard = deadline is not None and deadline <= watermark_ms
         for anomaly in d.anomalies:
             due = anomaly.settled and anomaly.event.time_ms + self.grace_ms <= watermark_ms

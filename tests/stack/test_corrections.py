@@ -245,9 +245,9 @@ def test_a_day_past_the_jobs_retention_is_corrected_through_pay_corrections(
 
     Twelve days ago d-old was paid 9.00 for 10:00-10:30. Nine days later (event time) the day's
     state is gone, and an order of that day whose events arrive only now cannot be paid by the
-    stream: they are quarantined, its acceptance being far more than 12 h behind the stream's
-    time. Reconcile finds the order in the archive and sends an adjustment that carries the row
-    it read: the job restates the day as 18.00, once.
+    stream: its line is audited as beyond retention. Reconcile finds the order in the archive
+    and sends an adjustment that carries the row it read: the job restates the day as 18.00,
+    once.
     """
     old = (datetime.now(UTC) - timedelta(days=12)).date()  # never ahead of the stream's clock
     archive = tmp_path / "archive"
@@ -270,14 +270,14 @@ def test_a_day_past_the_jobs_retention_is_corrected_through_pay_corrections(
     version = row[2]
     produce(delivery("o-late", "12:00", "12:30"), stack.KAFKA)
     stack.wait_for(
-        lambda: sorted(
-            r["kind"]
-            for r in stack.committed_records(topics.QUARANTINE, 1)
-            if r.get("order_id") == "o-late"
-        )
-        == ["INVALID_TRANSITION", "OPEN_TOO_LONG"],
+        lambda: [
+            r["line"]["amount"]
+            for r in map(json.loads, stack.read_topic(topics.AUDIT))
+            if r.get("kind") == "LINE_BEYOND_RETENTION" and r["line"]["order_id"] == "o-late"
+        ]
+        == ["9.00"],
         120,
-        "the stream to quarantine o-late's events",
+        "the stream to audit o-late's line as beyond retention",
         every=3,
     )
     stack.wait_for(lambda: archived(archive) >= 4 + len(fillers), 120, "the archive", every=3)

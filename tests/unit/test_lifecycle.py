@@ -134,3 +134,40 @@ def test_a_stray_end_waits_max_open_for_its_acceptance_then_is_quarantined(kind:
     done = LIFECYCLE.on_timer(state, AT_10_30 + 12 * HOUR)
     assert done.discard
     assert "without an open acceptance" in done.quarantine[0]["reason"]
+
+
+A_DAY_LATER = AT_10_30 + 24 * HOUR  # the watermark when a phone offline all day uploads
+
+
+@pytest.mark.parametrize("first", ["ACCEPTED", "DELIVERED"])
+def test_an_order_whose_events_all_arrive_a_day_late_is_paid_once_both_are_known(
+    first: str,
+) -> None:
+    """Before, its first event was judged on arrival: open too long, or a stray end."""
+    events = {"ACCEPTED": ev("a", "ACCEPTED", AT_10), "DELIVERED": ev("d", "DELIVERED", AT_10_30)}
+    second = "DELIVERED" if first == "ACCEPTED" else "ACCEPTED"
+    state = OrderState()
+    [arrived] = feed(state, events[first], watermark=A_DAY_LATER)
+    assert (arrived.quarantine, arrived.discard) == ([], False)
+    assert arrived.timer_ms == A_DAY_LATER + HOUR
+    [completed] = feed(state, events[second], watermark=A_DAY_LATER + 1)
+    [line] = completed.lines
+    assert (line.kind, str(line.amount), completed.late) == (LineKind.LINE, "9.00", True)
+    assert LIFECYCLE.on_timer(state, A_DAY_LATER + 1 + HOUR).discard
+
+
+def test_a_late_acceptance_with_no_end_is_flagged_one_grace_period_after_it_came() -> None:
+    state = OrderState()
+    [arrived] = feed(state, ev("a", "ACCEPTED", AT_10), watermark=A_DAY_LATER)
+    assert (arrived.quarantine, arrived.timer_ms) == ([], A_DAY_LATER + HOUR)
+    expired = LIFECYCLE.on_timer(state, arrived.timer_ms)
+    assert expired.discard
+    assert [q["kind"] for q in expired.quarantine] == ["OPEN_TOO_LONG"]
+
+
+def test_a_late_event_after_its_order_closed_is_still_quarantined_at_once() -> None:
+    """It can never become valid, so waiting for more data would change nothing."""
+    state = OrderState()
+    feed(state, ev("a", "ACCEPTED", AT_10), ev("d", "DELIVERED", AT_10_30))
+    [step] = feed(state, ev("c", "CANCELLED", AT_10_30 + 1), watermark=A_DAY_LATER)
+    assert "conflicting CANCELLED after the order closed" in step.quarantine[0]["reason"]
