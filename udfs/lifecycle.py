@@ -31,6 +31,7 @@ _RANK = {
 # more than this is a replaying or hostile producer, and is quarantined instead of stored, so an
 # order's state and per-event cost stay bounded (docs/contracts.md §2, "What is never paid").
 MAX_ORDER_EVENTS = 64
+_END_OF_TIME = 2**63 - 1  # Long.MAX_VALUE: the watermark once a bounded input has ended
 _ZERO = Decimal(0)  # 0 - x, unlike -x, never yields a negative zero ("-0.00")
 _CLOSING = frozenset({EventType.DELIVERED, EventType.CANCELLED})
 
@@ -184,7 +185,9 @@ class OrderLifecycle:
         # A late event is judged no sooner than one grace period of event time after it came:
         # an order whose events all arrive a day late (a phone offline) gets the same chance to
         # complete as any other, instead of its acceptance being "open too long" on arrival.
-        not_before = watermark_ms + self.grace_ms if late else None
+        # At the end of time nothing more can come, and a timer past Long.MAX_VALUE cannot exist.
+        waiting = late and watermark_ms <= _END_OF_TIME - self.grace_ms
+        not_before = watermark_ms + self.grace_ms if waiting else None
         return self._settle(state, derivation, watermark_ms, step, not_before)
 
     def on_timer(self, state: OrderState, watermark_ms: int) -> Step:

@@ -171,3 +171,11 @@ def test_a_late_event_after_its_order_closed_is_still_quarantined_at_once() -> N
     feed(state, ev("a", "ACCEPTED", AT_10), ev("d", "DELIVERED", AT_10_30))
     [step] = feed(state, ev("c", "CANCELLED", AT_10_30 + 1), watermark=A_DAY_LATER)
     assert "conflicting CANCELLED after the order closed" in step.quarantine[0]["reason"]
+
+
+def test_a_late_event_after_a_bounded_input_ended_is_settled_at_once() -> None:
+    """No timer can be set past Long.MAX_VALUE, and no event can come to complete the order."""
+    state = OrderState()
+    [step] = feed(state, ev("a", "ACCEPTED", AT_10), watermark=2**63 - 1)
+    assert (step.discard, step.timer_ms) == (True, None)
+    assert [q["kind"] for q in step.quarantine] == ["OPEN_TOO_LONG"]
