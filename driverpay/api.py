@@ -407,8 +407,10 @@ def _decode_cursor(cursor: str, driver_id: str, day: date) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = json.loads(raw)
-        start = None if position["s"] is None else datetime.fromisoformat(position["s"])
-        line = str(position["l"])
+        start_text, line = position["s"], position["l"]
+        if not isinstance(line, str) or not isinstance(start_text, str | None):
+            raise TypeError("not a cursor this API wrote")  # e.g. a list coerced by str()
+        start = None if start_text is None else datetime.fromisoformat(start_text)
         same_day = (position["d"], position["p"]) == (driver_id, day.isoformat())
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise _bad_request("cursor") from None

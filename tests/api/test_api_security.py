@@ -138,7 +138,11 @@ def test_a_forged_or_foreign_cursor_is_a_400_naming_cursor(
     nul = base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
     position |= {"s": "2026-11-24T10:00:00", "l": "a"}
     naive = base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
-    for cursor in ("not-a-cursor", "eyJ4IjoxfQ", foreign, "x" * 2000, nul, naive):
+    position |= {"s": None, "l": ["a"]}  # str() would once have made it the line id "['a']"
+    listed = base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+    position |= {"s": 1795521600000, "l": "a"}
+    numeric = base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+    for cursor in ("not-a-cursor", "eyJ4IjoxfQ", foreign, "x" * 2000, nul, naive, listed, numeric):
         response = client.get(
             f"/v1/drivers/{seed.usd}/pay/lines",
             params={"date": DAY.isoformat(), "cursor": cursor},
