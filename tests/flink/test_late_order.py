@@ -7,16 +7,11 @@ Before, its acceptance was "open too long" on arrival and the stream never paid 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from jobs.embedded import RunResult, run_file
-from jobs.settings import JobSettings
-from tests.flink.conftest import HERE, TEST_FLINK
-from tests.flink.test_stream_gap import _orders
+from jobs.embedded import RunResult
+from tests.flink.days import orders_of_day, run_events
 from tests.hostile.corpus import at, event
-from udfs.zones import load_zones
 
 DAY, NEXT_DAY = "2026-11-20", "2026-11-21"
 LATE = [
@@ -27,15 +22,8 @@ LATE = [
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    work = tmp_path_factory.mktemp("late-order")
-    next_day = [
-        {**e, "event_time": e["event_time"].replace(DAY, NEXT_DAY)} for e in _orders(DAY, "next")
-    ]
-    lines = [*_orders(DAY, "before"), *next_day, *LATE]
-    source = work / "events.jsonl"
-    source.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
-    settings = JobSettings(parallelism=1, flink_options=TEST_FLINK)
-    return run_file(source, work / "out", load_zones(HERE / "zones.yaml"), settings)
+    day, next_day = orders_of_day(DAY, "before"), orders_of_day(NEXT_DAY, "next")
+    return run_events(tmp_path_factory.mktemp("late-order"), [*day, *next_day, *LATE])
 
 
 def test_the_late_order_is_paid_one_line_of_its_interval(result: RunResult) -> None:

@@ -8,30 +8,14 @@ Before, every record after the gap was refused as ahead of the stream.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from jobs.embedded import RunResult, run_file
-from jobs.settings import JobSettings
-from tests.flink.conftest import HERE, TEST_FLINK
+from jobs.embedded import RunResult
+from tests.flink.days import DRIVERS_PER_DAY, ORDERS_PER_DAY, orders_of_day, run_events
 from tests.hostile.corpus import at, event
-from udfs.zones import load_zones
 
 FIRST_DAY, AFTER_THE_GAP = "2026-11-20", "2026-11-23"
-ORDERS_PER_DAY = 40
 LOST = 5  # the clock's tolerate (4) + 1: the evidence it needs to follow a move
-
-
-def _orders(day: str, prefix: str) -> list[dict[str, str]]:
-    """Orders accepted a minute apart from 08:00 local, each delivered 20 minutes later (6.00)."""
-    events = []
-    for i in range(ORDERS_PER_DAY):
-        accepted, delivered = at(f"08:{i:02d}", day), at(f"08:{i + 20:02d}", day)
-        order, driver = f"o-{prefix}-{i:02d}", f"d-{prefix}-{i % 7}"
-        events.append(event(f"{order}-a", order, driver, "ACCEPTED", accepted))
-        events.append(event(f"{order}-d", order, driver, "DELIVERED", delivered))
-    return sorted(events, key=lambda e: e["event_time"])
 
 
 def _lost() -> list[dict[str, str]]:
@@ -43,12 +27,8 @@ def _lost() -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    work = tmp_path_factory.mktemp("stream-gap")
-    lines = [*_orders(FIRST_DAY, "before"), *_lost(), *_orders(AFTER_THE_GAP, "after")]
-    source = work / "events.jsonl"
-    source.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
-    settings = JobSettings(parallelism=1, flink_options=TEST_FLINK)
-    return run_file(source, work / "out", load_zones(HERE / "zones.yaml"), settings)
+    before, after = orders_of_day(FIRST_DAY, "before"), orders_of_day(AFTER_THE_GAP, "after")
+    return run_events(tmp_path_factory.mktemp("stream-gap"), [*before, *_lost(), *after])
 
 
 def _paid(result: RunResult, prefix: str) -> dict[str, list[str]]:
@@ -60,11 +40,11 @@ def _paid(result: RunResult, prefix: str) -> dict[str, list[str]]:
 
 
 def test_every_order_before_the_gap_is_paid_once(result: RunResult) -> None:
-    assert _paid(result, "before") == {f"o-before-{i:02d}": ["6.00"] for i in range(40)}
+    assert _paid(result, "before") == {f"o-before-{i:02d}": ["6.00"] for i in range(ORDERS_PER_DAY)}
 
 
 def test_every_order_after_the_first_records_past_the_gap_is_paid_once(result: RunResult) -> None:
-    assert _paid(result, "after") == {f"o-after-{i:02d}": ["6.00"] for i in range(40)}
+    assert _paid(result, "after") == {f"o-after-{i:02d}": ["6.00"] for i in range(ORDERS_PER_DAY)}
 
 
 def test_the_first_records_past_the_gap_are_quarantined_ahead_of_the_stream(
@@ -81,5 +61,6 @@ def test_the_days_after_the_gap_end_final_with_their_totals(result: RunResult) -
         if row["pay_date"] == AFTER_THE_GAP:
             days[row["driver_id"]] = row  # the output is sorted by version
     assert {d: (r["total"], r["final"]) for d, r in days.items()} == {
-        f"d-after-{k}": (f"{6 * len(range(k, ORDERS_PER_DAY, 7))}.00", True) for k in range(7)
+        f"d-after-{k}": (f"{6 * len(range(k, ORDERS_PER_DAY, DRIVERS_PER_DAY))}.00", True)
+        for k in range(DRIVERS_PER_DAY)
     }
