@@ -707,10 +707,12 @@ def zones_publish(
     """Validate a zones document and publish it as one version to the zones topic.
 
     The version (content hash, printed on stdout) is the record's key, so publishing the same
-    version again changes nothing. Refused with exit 2 and one line naming the field: an
-    invalid document, a version that changes an existing zone's timezone or currency (needs a
-    fresh start), an effective time another version already has. Kafka: DRIVERPAY_KAFKA.
-    See docs/contracts.md §3 (format, record) and §4.
+    version again changes nothing. It must fit the versions the job prices with: that of
+    DRIVERPAY_ZONES (the job's own file), then the topic's. Refused with exit 2 and one line
+    naming the field: an invalid document, a version that changes an existing zone's timezone
+    or currency (needs a fresh start), an effective time another version already has (a file
+    without one is "since forever", which DRIVERPAY_ZONES usually is: give --effective).
+    Kafka: DRIVERPAY_KAFKA. See docs/contracts.md §3 (format, record) and §4.
     """
     from driverpay.zones_topic import prepare, publish, read_versions
     from udfs.timefmt import TimestampError, parse_rfc3339_ms
@@ -724,25 +726,33 @@ def zones_publish(
         effective_ms = None if effective is None else parse_rfc3339_ms(effective)
     except TimestampError as exc:
         raise _bad_input(f"--effective: {exc}") from None
+    submission = _zones()  # the job prices with DRIVERPAY_ZONES's version first, then the topic's
     try:
-        prepare(document, effective_ms, [])  # the document alone, before asking Kafka
+        prepare(document, effective_ms, [submission])  # before asking Kafka
+        known = [submission, *read_versions(_kafka())]
+        zones = prepare(document, effective_ms, known)
     except ZonesError as exc:
-        raise _bad_input(str(exc)) from None
-    try:
-        known = read_versions(_kafka())
+        raise _bad_input(_publish_refusal(exc, effective_ms)) from None
     except Exception as exc:  # Kafka unreachable: one line, exit 1
         print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         raise typer.Exit(1) from None
-    try:
-        zones = prepare(document, effective_ms, known)
-    except ZonesError as exc:
-        raise _bad_input(str(exc)) from None
     try:
         publish(zones, _kafka())
     except Exception as exc:
         print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         raise typer.Exit(1) from None
     print(zones.version)
+
+
+def _publish_refusal(exc: Exception, effective_ms: int | None) -> str:
+    """The refusal's one line; a second version "since forever" is told how to say from when."""
+    message = str(exc)
+    if effective_ms is None and message.startswith("effective: since forever"):
+        message += (
+            " (pass --effective RFC3339: the instant from which it prices, e.g. the local start"
+            " of a day to re-price that whole day; docs/contracts.md §3)"
+        )
+    return message
 
 
 @zones_app.command("sync")
@@ -778,8 +788,9 @@ def zones_sync(
     from driverpay.zones_topic import publish, read_versions
     from udfs.zones_history import effective_key
 
+    submission = _zones()  # the versions the job knows: DRIVERPAY_ZONES's, then the topic's
     try:
-        known = read_versions(_kafka())
+        known = [submission, *read_versions(_kafka())]
     except Exception as exc:
         print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         raise typer.Exit(1) from None

@@ -29,13 +29,13 @@ def sf(**change: str) -> bytes:
 BASE = parse_zones(sf())
 
 
-def publish(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def publish(path: Path, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(ROOT / ".venv" / "bin" / "driverpay"), "zones", "publish", str(path), *extra],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **NO_KAFKA},
+        env={**os.environ, **NO_KAFKA, **env},
         cwd=ROOT,
     )
 
@@ -83,6 +83,46 @@ def test_invalid_input_exits_2_with_one_line_naming_the_field(
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert field in done.stderr
+
+
+def test_a_correction_without_an_effective_time_is_refused_against_the_jobs_own_file(
+    tmp_path: Path,
+) -> None:
+    """The job's file (DRIVERPAY_ZONES) is "since forever"; an empty topic must not hide that.
+
+    Before, publish checked the topic alone: on a fresh stack it printed the version and the
+    job dead-lettered it, so the correction was never priced.
+    """
+    job_file, fix = tmp_path / "job.yaml", tmp_path / "fix.yaml"
+    job_file.write_bytes(sf())
+    fix.write_bytes(sf(rate_per_minute="0.35"))
+    done = publish(fix, DRIVERPAY_ZONES=str(job_file))
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert f"effective: since forever is already the effective time of version {BASE.version}" in (
+        done.stderr
+    )
+    assert "--effective" in done.stderr
+
+
+def test_the_same_correction_with_an_effective_time_passes_validation(tmp_path: Path) -> None:
+    job_file, fix = tmp_path / "job.yaml", tmp_path / "fix.yaml"
+    job_file.write_bytes(sf())
+    fix.write_bytes(sf(rate_per_minute="0.35"))
+    done = publish(fix, "--effective", "2026-11-24T17:00:00-08:00", DRIVERPAY_ZONES=str(job_file))
+    assert done.returncode == 1, done.stderr  # validated; then no Kafka at 127.0.0.1:9
+    assert "error: " in done.stderr
+
+
+def test_a_timezone_change_against_the_jobs_own_file_is_refused_before_kafka(
+    tmp_path: Path,
+) -> None:
+    job_file, fix = tmp_path / "job.yaml", tmp_path / "fix.yaml"
+    job_file.write_bytes(sf())
+    fix.write_bytes(sf(timezone="Europe/Paris"))
+    done = publish(fix, "--effective", "2026-11-24T17:00:00-08:00", DRIVERPAY_ZONES=str(job_file))
+    assert done.returncode == 2, done.stderr
+    assert "zones.sf.timezone" in done.stderr
 
 
 def test_the_stack_script_creates_every_topic_with_its_partitions() -> None:
