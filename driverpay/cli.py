@@ -690,9 +690,15 @@ def _kafka() -> str:
 
 
 def _pg_dsn() -> str:
-    """DRIVERPAY_PG_DSN, read as the job reads it (docs/contracts.md §9)."""
+    """DRIVERPAY_PG_DSN, read as the job reads it (docs/contracts.md §9).
+
+    The DSN carries no password: libpq finds it through PGPASSFILE, which defaults to the
+    stack's file (.run/secrets/pgpass) here as in the API and ``status``.
+    """
+    from driverpay.secrets import ensure_pgpassfile_env
     from jobs.endpoints import Endpoints
 
+    ensure_pgpassfile_env()
     return Endpoints.from_env().pg_dsn
 
 

@@ -9,7 +9,9 @@ what lets the daily stage accept a reversal reconcile builds from a PostgreSQL r
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -299,3 +301,32 @@ def test_the_table_grants_cover_the_new_columns(postgres: None, column: str) -> 
     }
     with psycopg.connect(READER_DSN) as conn:
         conn.execute(f"SELECT {column} FROM pay_lines LIMIT 1")  # the read API's role can read it
+
+
+def test_the_reconcile_command_finds_the_stacks_password_file_by_itself(
+    postgres: None, tmp_path: Path
+) -> None:
+    """README's on-call steps run ``driverpay reconcile`` with no PGPASSFILE exported.
+
+    The DSN carries no password, so without the stack's file libpq connects with none and
+    the command failed (exit 1, ``no password supplied``). Reaching the archive check proves
+    the streamed side was read: PostgreSQL is asked first.
+    """
+    versions = tmp_path / "versions.jsonl"
+    versions.write_text("")
+    env = {k: v for k, v in os.environ.items() if k != "PGPASSFILE"}
+    command = ["reconcile", "--date", "2031-01-01", "--archive", str(tmp_path), "--json"]
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "driverpay"), *command, "--zones-versions", str(versions)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    assert "password" not in done.stderr
+    assert (
+        done.stderr.strip() == f"error: archive {tmp_path} has no events on 2031-01-01 for any zone"
+    )
+    assert done.returncode == 2
