@@ -23,7 +23,14 @@ from typing import Any
 
 from driverpay import topics
 from jobs.endpoints import DEFAULT_READ_DSN
-from jobs.settings import DEFAULT_GROUP_ID, DEFAULT_KAFKA, GROUP_ID_ENV, KAFKA_ENV
+from jobs.settings import (
+    DAILY_STATE,
+    DEFAULT_GROUP_ID,
+    DEFAULT_KAFKA,
+    GROUP_ID_ENV,
+    KAFKA_ENV,
+    ORDER_STATE,
+)
 
 FLINK_REST_ENV = "DRIVERPAY_FLINK_REST"
 DEFAULT_FLINK_REST = "http://127.0.0.1:8081"
@@ -35,6 +42,12 @@ JOB_NAME = "driverpay"  # pipeline.name set by scripts/stack/submit.sh
 INPUT_TOPICS = (topics.ORDER_EVENTS, topics.PAY_CORRECTIONS)  # both read with the job's group id
 HTTP_TIMEOUT_S = 5.0
 METRIC_PREFIX = "flink_taskmanager_job_task_operator_driverpay_"
+# State held, from RocksDB's own key estimate of each keyed value state (its column family):
+# unlike a counter kept by the job, it is right after a restart or an upgrade from a savepoint.
+STATE_GAUGES = {
+    f"flink_taskmanager_job_task_operator_{state}_rocksdb_estimate_num_keys": name
+    for state, name in ((ORDER_STATE, "open_orders"), (DAILY_STATE, "open_driver_days"))
+}
 # The counters the README's alert table names, in the order a person reads them.
 KEY_COUNTERS = (
     "events_valid",
@@ -46,6 +59,7 @@ KEY_COUNTERS = (
     "poison_records",
     "adjustments",
     "open_orders",
+    "open_driver_days",
 )
 TERMINAL_STATES = frozenset({"CANCELED", "FINISHED", "FAILED"})
 
@@ -298,23 +312,36 @@ def vertex_loads(vertices: Iterable[Mapping[str, Any]]) -> list[VertexLoad]:
 
 
 def driverpay_totals(texts: Iterable[str], job_id: str) -> dict[str, float]:
-    """Each ``driverpay.*`` metric of ``job_id`` summed over operators and subtasks.
+    """Each ``driverpay.*`` metric of ``job_id``, and the state held, summed over subtasks.
 
     The Flink reporter exports counters as gauges named
     ``flink_taskmanager_job_task_operator_driverpay_<name>``; a counter restarts at zero with
-    its task, so totals count since the job's last (re)start.
+    its task, so totals count since the job's last (re)start. ``open_orders`` and
+    ``open_driver_days`` are RocksDB's key estimates of the order and driver-day states
+    (``STATE_GAUGES``): what the state holds, restarts included.
     """
     from prometheus_client.parser import text_string_to_metric_families
 
     totals: dict[str, float] = {}
     for text in texts:
-        ours = "\n".join(line for line in text.splitlines() if "_driverpay_" in line)
+        ours = "\n".join(line for line in text.splitlines() if _ours(line))
         for family in text_string_to_metric_families(ours + "\n"):
             for sample in family.samples:
-                if sample.name.startswith(METRIC_PREFIX) and sample.labels.get("job_id") == job_id:
+                if sample.labels.get("job_id") != job_id:
+                    continue
+                if sample.name.startswith(METRIC_PREFIX):
                     name = sample.name.removeprefix(METRIC_PREFIX)
-                    totals[name] = totals.get(name, 0.0) + sample.value
+                elif sample.name in STATE_GAUGES:
+                    name = STATE_GAUGES[sample.name]
+                else:
+                    continue
+                totals[name] = totals.get(name, 0.0) + sample.value
     return totals
+
+
+def _ours(line: str) -> bool:
+    """A line of a ``driverpay.*`` metric or of a state gauge (the pages hold many more)."""
+    return "_driverpay_" in line or any(gauge in line for gauge in STATE_GAUGES)
 
 
 def counter_views(

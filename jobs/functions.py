@@ -48,6 +48,7 @@ from jobs.codec import (
     state_fields,
 )
 from jobs.compat import checked_state, subtask_index
+from jobs.settings import DAILY_STATE, ORDER_STATE
 from jobs.state_set import StagedMap, StagedMapSet, persist, persist_map
 from udfs.daily import DailyState, DailyStep, DailyTotals, Verdict, daily_json
 from udfs.events import (
@@ -322,7 +323,7 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
     def open(self, runtime_context: RuntimeContext) -> None:
         # One value per order: a single state read and write per event (jobs.codec: layout).
         self.order = runtime_context.get_state(
-            checked_state(ValueStateDescriptor("order", ORDER_STATE_TYPE))
+            checked_state(ValueStateDescriptor(ORDER_STATE, ORDER_STATE_TYPE))
         )
         self.subtask = subtask_index(runtime_context)
         self.live = 0  # orders with state on this subtask since start (evidence, not state)
@@ -342,7 +343,6 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
                 "pay_lines",
                 "reversals",
                 "adjustments",
-                "open_orders",
                 "zones_versions",
             )
         }
@@ -434,7 +434,6 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
             return
         if fresh:
             self.live += 1
-            self.counters["open_orders"].inc()
         yield from self._finish(state, step, ctx, event.time_ms)
 
     def _on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
@@ -460,7 +459,6 @@ class OrderLifecycleFunction(Guarded, KeyedBroadcastProcessFunction):  # type: i
         if step.discard:
             self.order.clear()
             self.live -= 1
-            self.counters["open_orders"].dec()
             if self.emit_retired:
                 key = ctx.get_current_key()
                 yield RETIRED, _retired("ORDER_RETIRED", key, self.subtask, self.live)
@@ -493,7 +491,7 @@ class DailyTotalsFunction(Guarded, KeyedProcessFunction):  # type: ignore[misc]
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(
-            checked_state(ValueStateDescriptor("daily", DAILY_STATE_TYPE))
+            checked_state(ValueStateDescriptor(DAILY_STATE, DAILY_STATE_TYPE))
         )
         # The day's line ids and intervals in effect: one keyed lookup per line (jobs.state_set).
         self.seen = runtime_context.get_map_state(

@@ -24,6 +24,11 @@ GROUP_ID_ENV = "DRIVERPAY_GROUP_ID"
 DEFAULT_GROUP_ID = "driverpay"
 ZONES_ENV = "DRIVERPAY_ZONES"
 DEFAULT_ZONES = "config/zones.yaml"  # relative to the project root
+# The keyed value states that hold one order / one driver-day: part of every savepoint's layout,
+# and the RocksDB column families whose key estimates driverpay status reports as the state held
+# (state.backend.rocksdb.metrics.estimate-num-keys in flink-conf/config.yaml).
+ORDER_STATE = "order"
+DAILY_STATE = "daily"
 PARALLELISM_ENV = "DRIVERPAY_PARALLELISM"
 DEFAULT_CLUSTER_PARALLELISM = 2  # the cluster's job; the embedded run's is JobSettings's
 

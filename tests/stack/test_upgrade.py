@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from driverpay import status
 from driverpay.produce import produce
 from tests.stack import stack
 from tests.stack.test_deployment import pg_totals
@@ -39,6 +40,13 @@ def test_make_upgrade_mid_day_carries_open_orders_totals_and_dedup_state(
     second = stack.upgrade()
     assert second != first
     assert stack.flink(f"/jobs/{first}")["state"] == "FINISHED", "not stopped with a savepoint"
+    # what `driverpay status` reports as held: the restored orders, not a counter back at zero
+    held = stack.wait_for(
+        lambda: status.prometheus_totals(status.DEFAULT_PROMETHEUS, second).get("open_orders"),
+        60,
+        "the new job's state gauges",
+    )
+    assert held >= len(stack.orders_open_across(day.lines, half))
     replayed = day.lines[: half // 3]  # seen before the upgrade: duplicates now
     produce(day.lines[half:] + replayed, stack.KAFKA)
 

@@ -97,8 +97,17 @@ def test_counters_are_summed_over_operators_and_subtasks_of_this_job_only() -> N
     assert totals["events_valid"] == 2623
     assert totals["events_malformed"] == 25
     assert totals["duplicates"] == 125
-    assert totals["open_orders"] == 23
     assert totals["poison_records"] == 0
+
+
+def test_state_held_is_read_from_rocksdb_key_estimates_not_from_a_counter() -> None:
+    """A counter kept by the job restarts at zero while restored state still holds orders.
+
+    After ``make upgrade`` the old ``open_orders`` counter read -1,969 on a live stack.
+    """
+    totals = status.driverpay_totals([prom()], JOB_ID)
+    assert (totals["open_orders"], totals["open_driver_days"]) == (23, 16)
+    assert status.driverpay_totals([prom().replace(JOB_ID, "0" * 32)], JOB_ID) == {}
 
 
 def test_every_counter_the_readme_names_is_reported_even_when_the_job_has_not_registered_it() -> (
