@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -141,12 +142,32 @@ def run(
         finalize_grace_ms=finalize_grace_min * MINUTE,
     )
     zones = _zones()
+    _clear_earlier_run(output)
     result = run_file(input, output, zones, settings, archive_dir=output / "archive")
     rate = result.input_lines / result.seconds if result.seconds else 0
     counts = ", ".join(f"{k}={len(v)}" for k, v in sorted(result.records.items()))
     err.print(
         f"{result.input_lines} events in {result.seconds:.1f} s ({rate:,.0f} events/s): {counts}"
     )
+
+
+def _clear_earlier_run(output: Path) -> None:
+    """An output folder holds one run: remove what an earlier run, or a reconcile of it, left.
+
+    The output files are rewritten anyway. The rest would not be: Flink's file sink adds part
+    files beside an earlier run's, so the archive would hold both runs' events, and an earlier
+    reconcile's corrections file would count as streamed pay of this run (contracts §4).
+    """
+    from driverpay.reconcile import CORRECTIONS_FILE
+
+    for stale in (output / "archive", output / "reconcile", output / CORRECTIONS_FILE):
+        try:
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _bad_input(f"--output: cannot clear {stale}: {exc.strerror or exc}") from None
 
 
 @app.command()
@@ -174,6 +195,7 @@ def demo(
         config = GenConfig(orders=orders, drivers=drivers)
         run_generator(config, zones, events, truth, progress=lambda n: bar.advance(task, n))
     err.print(f"generated {events}; running the streaming job on embedded Flink...")
+    _clear_earlier_run(output)
     result = run_file(events, output, zones, JobSettings(parallelism=parallelism))
     console = Console()
     passed = summarize(console, result, truth)

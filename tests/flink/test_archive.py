@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import time
 from datetime import date
 from pathlib import Path
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.flink
 ROOT = Path(__file__).resolve().parents[2]
 ZONES = ROOT / "config" / "zones.yaml"
 DAY = date(2026, 11, 24)
+ACCEPTED_AT, DELIVERED_AT = "2026-11-24T18:00:00Z", "2026-11-24T18:30:00Z"  # 10:00-10:30 in sf
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +105,47 @@ def test_parquet_is_smaller_than_the_raw_lines(day):
     archived = sum(p.stat().st_size for p in (tmp / "archive").rglob("part-*"))
     print(f"archive {archived} bytes vs raw JSONL {raw} bytes ({archived / raw:.0%})")
     assert archived < raw
+
+
+def _archived_ids(archive: Path) -> list[str]:
+    files = [str(p) for p in archive.rglob("part-*")]
+    query = "SELECT event_id FROM read_parquet(?, hive_partitioning = true) ORDER BY event_id"
+    return [row[0] for row in duckdb.connect().execute(query, [files]).fetchall()]
+
+
+def _driverpay_run(events: Path, output: Path) -> None:
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "driverpay"), "run", "-i", str(events), "-o", str(output)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def test_a_second_run_into_the_same_folder_replaces_what_the_first_left(tmp_path: Path) -> None:
+    """The folder is one run's, however often it is reused.
+
+    Before, its archive held both runs' events (Flink's file sink adds part files), and a
+    reconcile's corrections of the first run counted as streamed pay of the second.
+    """
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    order = {"order_id": "o-1", "driver_id": "d-1", "zone": "sf"}
+    for path, tag in ((first, "a"), (second, "b")):
+        events = [
+            {**order, "event_id": f"{tag}-1", "type": "ACCEPTED", "event_time": ACCEPTED_AT},
+            {**order, "event_id": f"{tag}-2", "type": "DELIVERED", "event_time": DELIVERED_AT},
+        ]
+        path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    out = tmp_path / "out"
+    _driverpay_run(first, out)
+    assert _archived_ids(out / "archive") == ["a-1", "a-2"]
+    (out / "pay_corrections.jsonl").write_text('{"line_id": "from-a-reconcile-of-run-1"}\n')
+    (out / "reconcile" / "2026-11-24").mkdir(parents=True)
+
+    _driverpay_run(second, out)
+    assert _archived_ids(out / "archive") == ["b-1", "b-2"]
+    assert not (out / "pay_corrections.jsonl").exists()
+    assert not (out / "reconcile").exists()
+    ledger = [json.loads(line) for line in (out / "pay_ledger.jsonl").read_text().splitlines()]
+    assert [(r["start_event_id"], r["amount"]) for r in ledger] == [("b-1", "9.00")]
