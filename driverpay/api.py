@@ -292,13 +292,16 @@ class OrjsonResponse(JSONResponse):
         return orjson.dumps(content)
 
 
+# Every route answers HEAD as it answers GET, without the body (RFC 9110 §9.1: ``curl -I``, probes).
+READ_METHODS = ["GET", "HEAD"]
+
 # Routing failures, in the API's own error body (``ErrorBody``).
 _ROUTING_ERRORS = {
     404: (
         "not_found",
         "no such path: the API serves /v1/drivers/{driver_id}/pay[/lines], /healthz",
     ),
-    405: ("method_not_allowed", "method not allowed: the API only answers GET (see Allow)"),
+    405: ("method_not_allowed", "method not allowed: the API answers GET and HEAD (see Allow)"),
 }
 
 
@@ -564,8 +567,9 @@ def create_app(
 
     router = APIRouter(prefix="/v1", tags=["pay"], dependencies=[Depends(require_token)])
 
-    @router.get(
+    @router.api_route(
         "/drivers/{driver_id:any_id}/pay",
+        methods=READ_METHODS,
         response_model=DailyPay,
         summary="A driver's pay for one day",
         description="The driver-day's current total from `driver_daily_pay` (one primary-key "
@@ -583,8 +587,9 @@ def create_app(
         # the body is built in DailyPay's shape (unit-tested), so no response-model round trip
         return OrjsonResponse(_daily_pay(row), headers=PRIVATE_NO_STORE)
 
-    @router.get(
+    @router.api_route(
         "/drivers/{driver_id:any_id}/pay/lines",
+        methods=READ_METHODS,
         response_model=PayLines,
         summary="A driver's ledger lines for one day (audit)",
         description="The lines from `pay_lines` for the driver-day (LINE, REVERSAL, "
@@ -628,8 +633,9 @@ def create_app(
     app.include_router(router)
     _document_400_not_422(app)
 
-    @app.get(
+    @app.api_route(
         "/healthz",
+        methods=READ_METHODS,
         response_model=Health,
         tags=["ops"],
         summary="Health check",
@@ -738,13 +744,17 @@ def _client_key(scope: Scope) -> str:
 
 
 def _document_400_not_422(app: FastAPI) -> None:
-    """Drop FastAPI's automatic 422 from the OpenAPI document: validation answers 400 here."""
+    """Drop FastAPI's automatic 422 from the OpenAPI document: validation answers 400 here.
+
+    Each route's HEAD operation goes too: it is its GET without a body.
+    """
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
             for operations in schema.get("paths", {}).values():
+                operations.pop("head", None)  # GET's twin without a body: documented once
                 for operation in operations.values():
                     operation.get("responses", {}).pop("422", None)
             schemas = schema.get("components", {}).get("schemas", {})

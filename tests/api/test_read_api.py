@@ -84,9 +84,22 @@ def test_an_unknown_path_or_method_answers_the_apis_error_body(
     posted = client.post(pay_url(seed.usd), headers=auth)
     assert posted.status_code == 405
     assert posted.json()["error"] == "method_not_allowed"
-    assert posted.headers["allow"] == "GET"
+    assert set(posted.headers["allow"].split(", ")) == {"GET", "HEAD"}
     assert "detail" not in unknown.json()
     assert "detail" not in posted.json()
+
+
+def test_head_answers_what_get_would_without_the_body(
+    client: TestClient, seed: Seed, auth: dict[str, str]
+) -> None:
+    """RFC 9110 §9.1: a server that answers GET answers HEAD (``curl -I``, uptime probes)."""
+    for url in (pay_url(seed.usd), pay_url(seed.usd, lines=True), "/healthz"):
+        got, head = client.get(url, headers=auth), client.head(url, headers=auth)
+        assert (head.status_code, head.content) == (got.status_code, b""), url
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers["content-length"] == got.headers["content-length"]
+    assert client.head(pay_url("nobody"), headers=auth).status_code == 404
+    assert client.head(pay_url(seed.usd)).status_code == 401
 
 
 def test_a_total_is_never_older_than_the_committed_row(
@@ -390,6 +403,7 @@ def test_openapi_lists_both_paths_and_the_bearer_scheme(client: TestClient) -> N
         assert {"200", "400", "401"} <= set(operation["responses"])
         assert "422" not in operation["responses"]  # validation errors are 400 here
     assert "security" not in paths["/healthz"]["get"]
+    assert all(set(operations) == {"get"} for operations in paths.values())  # HEAD: GET's twin
     # Swagger UI / ReDoc would load scripts from a CDN: not served
     assert client.get("/docs").status_code == 404
     assert client.get("/redoc").status_code == 404
