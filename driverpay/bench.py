@@ -31,12 +31,12 @@ import typer
 from confluent_kafka import Producer
 from rich.console import Console
 from rich.progress import Progress, TaskID
-from rich.table import Table
 
 from driverpay import stackctl, topics
 from driverpay.bench_core import replay
 from driverpay.bench_report import (
     COLUMNS,
+    VERDICT,
     BaselineRun,
     EmbeddedRun,
     KafkaRun,
@@ -45,6 +45,7 @@ from driverpay.bench_report import (
     cpu_lines,
     latency_summary,
     markdown,
+    print_table,
     rows,
     steady_rate,
     write_report,
@@ -761,22 +762,15 @@ def run_bench(options: Options) -> dict[str, Any]:
 
 def show(report: dict[str, Any]) -> None:
     """The figures as a table, then the targets."""
-    machine_ = report["machine"]
-    table = Table(title=f"driverpay bench {report['date']} ({machine_['cpus']} cores)")
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column == "run" else "right")
-    for row in rows(report):
-        table.add_row(*row)
-    out = Console(width=max(Console().width, 160))
-    out.print(table)
+    title = f"driverpay bench {report['date']} ({report['machine']['cpus']} cores)"
+    out = print_table(title, COLUMNS, rows(report), 160)
     for line in cpu_lines(report):
         out.print(line)
     for run in report["kafka"]:
         for svg, outcome in (run.get("profiles") or {}).items():
             out.print(f"flame graph, p={run['parallelism']}: {svg}: {outcome}")
     for name, goal in report["targets"].items():
-        verdict = {True: "[green]met[/]", False: "[red]not met[/]", None: "not measured"}
-        out.print(f"{name}: {goal['measured']} vs target {goal['target']}: {verdict[goal['met']]}")
+        out.print(f"{name}: {goal['measured']} vs target {goal['target']}: {VERDICT[goal['met']]}")
 
 
 app = typer.Typer(add_completion=False)

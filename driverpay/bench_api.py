@@ -37,7 +37,6 @@ import httpx
 import psycopg
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from driverpay.bench import machine
 from driverpay.bench_api_report import (
@@ -51,7 +50,7 @@ from driverpay.bench_api_report import (
     summarize,
     without_errors,
 )
-from driverpay.bench_report import write_report
+from driverpay.bench_report import VERDICT, print_table, write_report
 from driverpay.paths import ROOT
 from driverpay.secrets import ensure_pgpassfile_env
 
@@ -407,19 +406,12 @@ def profile(options: Options, server: Server, load: Load) -> None:
 
 def show(report: dict[str, Any]) -> None:
     """The figures as a table, then the target and the maximum sustainable rates."""
-    cpus = report["machine"]["cpus"]
-    table = Table(title=f"driverpay bench-api {report['date']} ({cpus} cores)")
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column == "run" else "right")
-    for row in rows(report):
-        table.add_row(*row)
-    out = Console(width=max(Console().width, 120))
-    out.print(table)
+    title = f"driverpay bench-api {report['date']} ({report['machine']['cpus']} cores)"
+    out = print_table(title, COLUMNS, rows(report), 120)
     goal = report["targets"]["p99_ms_at_rate"]
-    verdict = {True: "[green]met[/]", False: "[red]not met[/]", None: "not measured"}
     out.print(
         f"p99 at {_g(goal['rate'])}/s: {goal['measured']} ms vs target {goal['target']:g} ms: "
-        f"{verdict[goal['met']]}"
+        f"{VERDICT[goal['met']]}"
     )
     best = report["max_sustainable"]
     out.print(

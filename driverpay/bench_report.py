@@ -13,6 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 Sample = tuple[float, float]  # (seconds since the run started, cumulative records read)
 # Targets of the throughput issue (README, "Benchmark").
 TARGET_EMBEDDED_RATIO = 0.5
@@ -309,6 +312,23 @@ COLUMNS = (
 def fmt(value: Any, spec: str = ",.0f") -> str:
     """A table cell: ``-`` for a figure that was not measured."""
     return "-" if value is None else format(value, spec)
+
+
+VERDICT = {True: "[green]met[/]", False: "[red]not met[/]", None: "not measured"}
+
+
+def print_table(
+    title: str, columns: Sequence[str], rows_: Sequence[Sequence[str]], min_width: int
+) -> Console:
+    """A bench's figures as a rich table (``run`` left, figures right); the console, for more."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for row in rows_:
+        table.add_row(*row)
+    out = Console(width=max(Console().width, min_width))
+    out.print(table)
+    return out
 
 
 def write_report(report: dict[str, Any], out: Path, name: str, started: datetime, md: str) -> Path:

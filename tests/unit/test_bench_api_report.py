@@ -2,7 +2,9 @@
 
 import json
 
-from driverpay.bench_api import driver_ids, write_targets
+import pytest
+
+from driverpay.bench_api import driver_ids, show, write_targets
 from driverpay.bench_api_report import (
     COLUMNS,
     REPORT_KEYS,
@@ -77,7 +79,9 @@ def test_the_maximum_sustainable_rate_is_the_last_step_before_the_first_failure(
     assert max_sustainable([]) == {"no_errors_per_s": None, "p99_within_target_per_s": None}
 
 
-def test_the_report_has_its_keys_the_target_verdict_and_a_markdown_table() -> None:
+def test_the_report_has_its_keys_the_target_verdict_and_a_markdown_table(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     meta = {"date": "2026-11-25T20:00:00+00:00", "machine": {"cpus": 2}, "config": {}}
     report = build_report(meta, step(1000, 2.4), [step(500, 1.0), step(1000, 7.0)])
     assert tuple(report) == REPORT_KEYS
@@ -94,6 +98,10 @@ def test_the_report_has_its_keys_the_target_verdict_and_a_markdown_table() -> No
     assert table[2].startswith("| fixed | 1,000 | 1,000 | 100 | 0 | 1.00 | 2.00 | 2.40 |")
     assert len([ln for ln in table if ln.startswith("| ramp")]) == 2
     assert table[-1] == "max sustainable: 1,000/s without errors, 500/s with p99 <= 5 ms"
+    show(report)
+    printed = capsys.readouterr().out
+    assert "driverpay bench-api 2026-11-25T20:00:00+00:00 (2 cores)" in printed
+    assert "p99 at 1,000/s: 2.4 ms vs target 5 ms: met" in printed
     assert build_report(meta, None, [])["targets"]["p99_ms_at_rate"]["met"] is None
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from driverpay.bench import marker_events, paid_zone, records_in
+from driverpay.bench import marker_events, paid_zone, records_in, show
 from driverpay.bench_report import (
     COLUMNS,
     REPORT_KEYS,
@@ -61,7 +61,7 @@ def test_latency_summary_in_milliseconds() -> None:
     assert latency_summary([])["p99_ms"] is None
 
 
-def test_report_shape_ratios_and_targets() -> None:
+def test_report_shape_ratios_and_targets(capsys: pytest.CaptureFixture[str]) -> None:
     kafka = [
         KafkaRun(p, 1000, SteadyRate(1000.0 * p, 60.0, 6e4 * p, 5.0), {"p99_ms": 900.0 * p})
         for p in (1, 2)
@@ -89,6 +89,11 @@ def test_report_shape_ratios_and_targets() -> None:
     table = markdown(report).splitlines()
     assert len(table) == 2 + 2 + 2 + 2
     assert all(line.count("|") == len(COLUMNS) + 1 for line in table)
+    show(report)
+    printed = capsys.readouterr().out
+    assert "driverpay bench 2026-11-25T18:00:00+00:00 (2 cores)" in printed
+    assert "embedded_ratio: 0.25 vs target 0.5: not met" in printed
+    assert "p99_latency_ms: 1800.0 vs target 12000.0: met" in printed
 
 
 def test_missing_measurements_give_no_ratio() -> None:
