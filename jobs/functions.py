@@ -62,7 +62,7 @@ from udfs.ledger import LineKind, PayLine, record_json
 from udfs.lifecycle import OrderLifecycle, OrderState, Step, quarantine_record
 from udfs.localday import pay_date
 from udfs.reconcile import CorrectionError, correction
-from udfs.stream_clock import StreamClock
+from udfs.stream_clock import Admission, StreamClock
 from udfs.timefmt import format_ms
 from udfs.zones import ZonesError
 from udfs.zones_history import ZonesHistory, parse_version_record, version_record
@@ -209,12 +209,17 @@ class RawRecordStage(Guarded, ProcessFunction):  # type: ignore[misc]
         raise NotImplementedError
 
 
+Held = tuple[OrderEvent, str]  # an event refused ahead of its split, and its source position
+
+
 class ParseEvents(RawRecordStage):
     """Validate raw records against the contract, once, for every source.
 
     Malformed ones go to the dead letter, ones from the future to quarantine; valid ones carry
     the watermark timestamp of their split's stream clock and their local date (the archive's
     partition), keyed by order for the lifecycle stage (``jobs.compat.key_by_first_field``).
+    One refused only by its split's clock and let in later, once the split's next records show
+    its stream did move there, follows its ``RELEASED_AHEAD`` audit record.
     """
 
     stage = "parse-validate"
@@ -223,7 +228,7 @@ class ParseEvents(RawRecordStage):
         self,
         timezones: Mapping[str, ZoneInfo],
         decode: Decoder,
-        clock: StreamClock,
+        clock: StreamClock[Held],
         owned_splits: Mapping[int, tuple[str, ...]] | None = None,
     ) -> None:
         self.timezones = dict(timezones)
@@ -239,6 +244,7 @@ class ParseEvents(RawRecordStage):
         self.valid = group.counter("events_valid")
         self.malformed = group.counter("events_malformed")
         self.ahead = group.counter("events_ahead")
+        self.released = group.counter("events_released")
 
     def _parse(self, value: Any) -> Iterator[Any]:
         raw = self.decode(value)
@@ -248,21 +254,34 @@ class ParseEvents(RawRecordStage):
             self.malformed.inc()
             yield DEAD_LETTER, dead_letter(str(exc), raw.payload, raw.position)
             return
-        admission = self.clock.admit(raw.split, event.time_ms, time.time())
+        admission = self.clock.admit(raw.split, event.time_ms, time.time(), (event, raw.position))
+        for held, position in admission.released:
+            self.released.inc()
+            yield AUDIT, _audit("RELEASED_AHEAD", held, admission.watermark_ms, position=position)
+            yield self._admitted(held, admission.watermark_ms)
         if not admission.admitted:
             self.ahead.inc()
-            clock = "the wall clock" if admission.by_wall_clock else f"{raw.split}'s event time"
-            reason = (
-                f"event time implausibly far ahead: more than "
-                f"{self.clock.max_ahead_ms // 60_000} min after {clock} "
-                f"({format_ms(admission.reference_ms)}); unpaid"
-            )
-            record = quarantine_record(event, reason, kind="AHEAD_OF_STREAM")
-            yield QUARANTINE, dumps({**record, "position": raw.position})
+            yield QUARANTINE, self._ahead(event, admission, raw)
             return
+        yield self._admitted(event, admission.watermark_ms)
+
+    def _admitted(self, event: OrderEvent, watermark_ms: int) -> tuple[Row, int]:
+        """A valid event for the lifecycle, dated once (the archive's partition)."""
         self.valid.inc()
         day = pay_date(event.time_ms, self.timezones[event.zone]).isoformat()
-        yield keyed_event(event, day), admission.watermark_ms
+        return keyed_event(event, day), watermark_ms
+
+    def _ahead(self, event: OrderEvent, admission: Admission[Held], raw: Raw) -> str:
+        """The quarantine record; a held one may still be let in (``udfs.stream_clock``)."""
+        clock = "the wall clock" if admission.by_wall_clock else f"{raw.split}'s event time"
+        reason = (
+            f"event time implausibly far ahead: more than {self.clock.max_ahead_ms // 60_000} "
+            f"min after {clock} ({format_ms(admission.reference_ms)}); unpaid"
+        )
+        if admission.held:
+            reason += " unless the split's next records show its stream moved there"
+        record = quarantine_record(event, reason, kind="AHEAD_OF_STREAM")
+        return dumps({**record, "position": raw.position, "held": admission.held})
 
 
 class ParseCorrections(RawRecordStage):
@@ -623,7 +642,7 @@ def _retired(kind: str, key: str, subtask: int, live: int) -> str:
     return dumps({"kind": kind, "key": key, "subtask": subtask, "live_after": live})
 
 
-def _audit(kind: str, event: OrderEvent, watermark: int) -> str:
+def _audit(kind: str, event: OrderEvent, watermark: int, **more: str) -> str:
     return dumps(
         {
             "kind": kind,
@@ -631,6 +650,7 @@ def _audit(kind: str, event: OrderEvent, watermark: int) -> str:
             "order_id": event.order_id,
             "event_time": format_ms(event.time_ms),
             "watermark": format_ms(watermark) if watermark > _NO_WATERMARK else None,
+            **more,
         }
     )
 

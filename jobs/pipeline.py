@@ -24,6 +24,7 @@ from jobs.functions import (
     ZONES_VERSIONS,
     DailyTotalsFunction,
     Decoder,
+    Held,
     OrderLifecycleFunction,
     ParseCorrections,
     ParseEvents,
@@ -95,7 +96,9 @@ def build_pipeline(
     stage applies them like any line. Returns the stream of valid, admitted events (typed
     rows), e.g. for the raw archive: ``Row(order_id, jobs.codec.DATED_EVENT_TYPE)``.
     """
-    clock = StreamClock(settings.max_ahead_ms, idle_s=settings.split_idle_ms / 1000)
+    clock: StreamClock[Held] = StreamClock(
+        settings.max_ahead_ms, idle_s=settings.split_idle_ms / 1000
+    )
     timezones = {name: zone.timezone for name, zone in zones.items()}
     parse = ParseEvents(timezones, decode, clock, owned_splits)
     parsed = raw.process(parse, STAMPED_EVENT)

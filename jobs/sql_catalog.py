@@ -178,12 +178,18 @@ def _records() -> dict[str, list[dict[str, Any]]]:
             poison[0],
         ],
         "quarantine": [
-            quarantine_record(event, "r", kind="AHEAD_OF_STREAM"),
+            # jobs/functions.py ParseEvents._ahead adds where it was read and whether it is held
+            {
+                **quarantine_record(event, "r", kind="AHEAD_OF_STREAM"),
+                "position": "p",
+                "held": True,
+            },
             json.loads(_line_audit("DAY_LINE_CAP", line, 1)),
             json.loads(currency_mismatch(line, "JPY")),
         ],
         "audit": [
             json.loads(_audit("LATE", event, 0)),
+            json.loads(_audit("RELEASED_AHEAD", event, 0, position="p")),
             json.loads(_line_audit("DUPLICATE_LINE", line)),
             poison[1],
             # jobs/functions.py DailyTotalsFunction._on_line writes this one inline

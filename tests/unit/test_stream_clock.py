@@ -112,14 +112,47 @@ THREE_DAYS_ON = NINE_AM + 3 * DAY  # the same topic, three days on: a replay of 
 LATER_S = NOW_S + 4 * 86_400  # read when the wall clock has passed both
 
 
-def test_a_split_whose_stream_moves_on_by_days_follows_it_after_five_records() -> None:
+def test_a_split_whose_stream_moves_on_by_days_follows_it_at_the_fifth_record() -> None:
     """Before, every record after such a gap was refused, for ever: the stream never moved on."""
-    clock = StreamClock(max_ahead_ms=DAY)
+    clock: StreamClock[str] = StreamClock(max_ahead_ms=DAY)
     for m in range(9):
         assert clock.admit("p0", NINE_AM + m * MIN, LATER_S).admitted
-    verdicts = [clock.admit("p0", THREE_DAYS_ON + m * MIN, LATER_S) for m in range(8)]
-    assert [v.admitted for v in verdicts] == [False] * 5 + [True] * 3
+    verdicts = [clock.admit("p0", THREE_DAYS_ON + m * MIN, LATER_S, f"r{m}") for m in range(8)]
+    assert [v.admitted for v in verdicts] == [False] * 4 + [True] * 4
+    assert [v.held for v in verdicts] == [True] * 4 + [False] * 4
     assert verdicts[-1].watermark_ms == THREE_DAYS_ON + 3 * MIN  # 5th largest of the last nine
+
+
+def test_the_records_refused_before_the_clock_followed_are_released_by_the_one_that_lifts_it() -> (
+    None
+):
+    """A sticky partitioner sent a day of batches elsewhere: nothing of this split is lost."""
+    clock: StreamClock[str] = StreamClock(max_ahead_ms=DAY)
+    for m in range(9):
+        clock.admit("p0", NINE_AM + m * MIN, LATER_S, f"before-{m}")
+    verdicts = [clock.admit("p0", THREE_DAYS_ON + m * MIN, LATER_S, f"r{m}") for m in range(6)]
+    assert [v.released for v in verdicts] == [(), (), (), (), ("r0", "r1", "r2", "r3"), ()]
+
+
+def test_an_outlier_is_held_for_one_window_of_later_records_then_stays_refused() -> None:
+    clock: StreamClock[str] = StreamClock(max_ahead_ms=DAY)
+    honest(clock, "p0", range(9))
+    outlier = clock.admit("p0", THREE_DAYS_ON, NOW_S + 4 * 86_400, "outlier")
+    assert (outlier.admitted, outlier.held) == (False, True)
+    later = [clock.admit("p0", NINE_AM + m * MIN, NOW_S, f"h{m}") for m in range(9, 18)]
+    assert all(v.admitted and not v.released for v in later)
+    # the window passed: a block that now moves the split there does not bring it back
+    moved = [clock.admit("p0", THREE_DAYS_ON + m, NOW_S + 4 * 86_400, f"m{m}") for m in range(9)]
+    assert [v.released for v in moved if v.released] == [("m0", "m1", "m2", "m3")]
+
+
+def test_a_record_refused_by_the_wall_clock_is_never_held() -> None:
+    clock: StreamClock[str] = StreamClock(max_ahead_ms=DAY)
+    honest(clock, "p0", range(9))
+    verdict = clock.admit("p0", FIVE_YEARS_ON, NOW_S, "from-the-future")
+    assert (verdict.admitted, verdict.held) == (False, False)
+    blocks = [clock.admit("p0", NINE_AM + DAY * 2 + m, NOW_S + 3 * 86_400, "x") for m in range(9)]
+    assert all("from-the-future" not in v.released for v in blocks)
 
 
 def test_four_records_days_ahead_of_the_split_mid_stream_still_cannot_lift_it() -> None:
