@@ -31,8 +31,12 @@ def orders_of_day(day: str, prefix: str) -> list[dict[str, Any]]:
 
 
 def run_events(work: Path, events: list[dict[str, Any]]) -> RunResult:
-    """The job, embedded at parallelism 1, over ``events`` in this order (one source split)."""
+    """The job, embedded at parallelism 1, over ``events`` in this order (one source split).
+
+    The raw archive goes to ``work / "archive"``.
+    """
     source = work / "events.jsonl"
     source.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
     settings = JobSettings(parallelism=1, flink_options=TEST_FLINK)
-    return run_file(source, work / "out", load_zones(HERE / "zones.yaml"), settings)
+    zones = load_zones(HERE / "zones.yaml")
+    return run_file(source, work / "out", zones, settings, archive_dir=work / "archive")

@@ -11,15 +11,21 @@ Before, the first five records after the gap stayed unpaid; before that, every o
 
 from __future__ import annotations
 
+import json
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from driverpay.recompute import recompute
 from jobs.embedded import RunResult
+from tests.flink.conftest import HERE
 from tests.flink.days import DRIVERS_PER_DAY, ORDERS_PER_DAY, orders_of_day, run_events
 from tests.hostile.corpus import at, event
 
 FIRST_DAY, AFTER_THE_GAP = "2026-11-20", "2026-11-23"
+ZONES = HERE / "zones.yaml"
 HELD = 4  # the clock's tolerate: the fifth record after the gap lifts it and lets them in
 OUTLIER = [
     event("o-outlier-a", "o-outlier", "d-outlier", "ACCEPTED", at("12:00", AFTER_THE_GAP)),
@@ -38,9 +44,14 @@ def after() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory: pytest.TempPathFactory, after: list[dict[str, Any]]) -> RunResult:
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stream-gap")
+
+
+@pytest.fixture(scope="module")
+def result(work: Path, after: list[dict[str, Any]]) -> RunResult:
     before = _with_outlier(orders_of_day(FIRST_DAY, "before"))
-    return run_events(tmp_path_factory.mktemp("stream-gap"), [*before, *after])
+    return run_events(work, [*before, *after])
 
 
 def _paid(result: RunResult, prefix: str) -> dict[str, list[str]]:
@@ -86,6 +97,18 @@ def test_an_outlier_the_stream_did_not_follow_stays_quarantined_and_unpaid(
     released = {r["event_id"] for r in result.records["audit"] if r["kind"] == "RELEASED_AHEAD"}
     assert not {"o-outlier-a", "o-outlier-d"} & released
     assert _paid(result, "outlier") == {}
+
+
+def test_a_recompute_from_the_archive_pays_the_released_records_too(
+    work: Path, result: RunResult
+) -> None:
+    """Released events are archived like any other, so reconcile sees what the stream paid."""
+    out = work / "recomputed"
+    recompute(work / "archive", date.fromisoformat(AFTER_THE_GAP), ZONES.read_bytes(), out)
+    recomputed = [json.loads(x) for x in (out / "pay_ledger.jsonl").read_text().splitlines()]
+    assert sorted(line["order_id"] for line in recomputed) == [
+        f"o-after-{i:02d}" for i in range(ORDERS_PER_DAY)
+    ]
 
 
 def test_the_days_after_the_gap_end_final_with_their_totals(result: RunResult) -> None:
