@@ -11,7 +11,6 @@ Before, the first five records after each such jump were quarantined, unpaid
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from confluent_kafka import Producer
 
+from tests.hostile import corpus as hostile
 from tests.stack import stack
 from tests.stack.test_deployment import pg_totals
 
@@ -49,15 +49,10 @@ def _events() -> list[tuple[datetime, bytes]]:
     events = []
     for order, driver, start in _orders():
         for kind, at in (("ACCEPTED", start), ("DELIVERED", start + timedelta(minutes=20))):
-            record = {
-                "event_id": f"{order}-{kind}",
-                "order_id": order,
-                "driver_id": driver,
-                "type": kind,
-                "event_time": at.isoformat(timespec="milliseconds"),
-                "zone": "sf",
-            }
-            events.append((at, json.dumps(record).encode()))
+            when = at.isoformat(timespec="milliseconds")
+            events.append(
+                (at, hostile.dump(hostile.event(f"{order}-{kind}", order, driver, kind, when)))
+            )
     return sorted(events, key=lambda e: e[0])
 
 
