@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,9 @@ from jobs.compat import first_field
 from jobs.functions import Decoder, decode_staged_line, decode_version_text
 from jobs.pipeline import build_pipeline
 from jobs.settings import JobSettings
+from udfs.events import MalformedEventError, parse_event
+from udfs.file_clock import EvenSample, clock_offset_ms
+from udfs.stream_clock import StreamClock
 from udfs.zones import Zones
 from udfs.zones_history import version_record
 
@@ -63,14 +66,34 @@ def local_environment(settings: JobSettings, work_dir: Path) -> StreamExecutionE
     return env
 
 
-def stage_input(source: Path, staged: Path) -> int:
-    """Number each line and base64 its exact bytes, so positions and bad bytes survive."""
+def stage_input(source: Path, staged: Path, sample: EvenSample | None = None) -> int:
+    """Number each line and base64 its exact bytes, so positions and bad bytes survive.
+
+    ``sample`` receives an even sample of the lines, to date the file (``file_clock_offset``).
+    """
     count = 0
     with source.open("rb") as src, staged.open("w", encoding="ascii") as out:
         for count, line in enumerate(src, start=1):
-            encoded = base64.b64encode(line.rstrip(b"\n")).decode()
-            out.write(f"{count}\t{encoded}\n")
+            payload = line.rstrip(b"\n")
+            if sample is not None:
+                sample.offer(payload)
+            out.write(f"{count}\t{base64.b64encode(payload).decode()}\n")
     return count
+
+
+def file_clock_offset(sample: EvenSample, zones: Zones, settings: JobSettings) -> int:
+    """How far ahead of the machine's clock the file's own time is (``udfs.file_clock``)."""
+    names = frozenset(zones)
+
+    def event_time(payload: bytes) -> int | None:
+        try:
+            return parse_event(payload, names).time_ms
+        except MalformedEventError:
+            return None
+
+    now_ms = int(time.time() * 1000)
+    minimum = StreamClock.tolerate + 1  # as many as a split's clock needs
+    return clock_offset_ms(sample.items, event_time, now_ms, minimum, settings.max_ahead_ms)
 
 
 @dataclass
@@ -156,7 +179,10 @@ def run_file(
     with tempfile.TemporaryDirectory(prefix="driverpay-") as tmp:
         work = Path(tmp)
         staged = work / "events.tsv"
-        lines = stage_input(input_path, staged)
+        sample = EvenSample()
+        lines = stage_input(input_path, staged, sample)
+        # a file is read by its own time when that is later than the machine's
+        settings = replace(settings, clock_offset_ms=file_clock_offset(sample, zones, settings))
         started = time.monotonic()
         env = local_environment(settings, work)
         source = FileSource.for_record_stream_format(

@@ -230,16 +230,22 @@ class ParseEvents(RawRecordStage):
         decode: Decoder,
         clock: StreamClock[Held],
         owned_splits: Mapping[int, tuple[str, ...]] | None = None,
+        clock_offset_ms: int = 0,
     ) -> None:
         self.timezones = dict(timezones)
         self.zone_names = frozenset(timezones)
         self.decode = decode
         self.clock = clock
         self.owned_splits = dict(owned_splits or {})
+        self.clock_offset_s = clock_offset_ms / 1000  # a replayed file's own time, if later
+
+    def _now(self) -> float:
+        """Processing time as the stream clock judges it (``JobSettings.clock_offset_ms``)."""
+        return time.time() + self.clock_offset_s
 
     def open(self, runtime_context: RuntimeContext) -> None:
         owned = self.owned_splits.get(subtask_index(runtime_context), ())
-        self.clock.expect(owned, time.time())
+        self.clock.expect(owned, self._now())
         group = self.open_guard(runtime_context)
         self.valid = group.counter("events_valid")
         self.malformed = group.counter("events_malformed")
@@ -254,7 +260,7 @@ class ParseEvents(RawRecordStage):
             self.malformed.inc()
             yield DEAD_LETTER, dead_letter(str(exc), raw.payload, raw.position)
             return
-        admission = self.clock.admit(raw.split, event.time_ms, time.time(), (event, raw.position))
+        admission = self.clock.admit(raw.split, event.time_ms, self._now(), (event, raw.position))
         for held, position in admission.released:
             self.released.inc()
             yield AUDIT, _audit("RELEASED_AHEAD", held, admission.watermark_ms, position=position)
@@ -273,7 +279,8 @@ class ParseEvents(RawRecordStage):
 
     def _ahead(self, event: OrderEvent, admission: Admission[Held], raw: Raw) -> str:
         """The quarantine record; a held one may still be let in (``udfs.stream_clock``)."""
-        clock = "the wall clock" if admission.by_wall_clock else f"{raw.split}'s event time"
+        wall = "the file's own time" if self.clock_offset_s else "the wall clock"
+        clock = wall if admission.by_wall_clock else f"{raw.split}'s event time"
         reason = (
             f"event time implausibly far ahead: more than {self.clock.max_ahead_ms // 60_000} "
             f"min after {clock} ({format_ms(admission.reference_ms)}); unpaid"

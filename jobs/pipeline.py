@@ -100,7 +100,7 @@ def build_pipeline(
         settings.max_ahead_ms, idle_s=settings.split_idle_ms / 1000
     )
     timezones = {name: zone.timezone for name, zone in zones.items()}
-    parse = ParseEvents(timezones, decode, clock, owned_splits)
+    parse = ParseEvents(timezones, decode, clock, owned_splits, settings.clock_offset_ms)
     parsed = raw.process(parse, STAMPED_EVENT)
     parsed = parsed.name("parse-validate").uid("parse-validate")
     watermarks = WatermarkStrategy.for_bounded_out_of_orderness(

@@ -42,6 +42,9 @@ class JobSettings:
     grace_ms: int = HOUR  # lateness an order absorbs; also how long closed orders are kept
     max_open_ms: int = 12 * HOUR  # an order open longer is flagged; a longer interval is unpaid
     max_ahead_ms: int = 24 * HOUR  # an event further ahead of its split's clock is quarantined
+    # The parser's processing-time clock runs this far ahead of the machine's: a replayed file
+    # dated later than the machine is read by its own time (jobs.embedded, udfs.file_clock).
+    clock_offset_ms: int = 0
     split_idle_ms: int = MINUTE  # a source split silent this long stops holding others back
     finalize_grace_ms: int = HOUR  # a driver-day is final at local midnight + this
     daily_retention_ms: int = 7 * 24 * HOUR  # final days keep state this long for adjustments

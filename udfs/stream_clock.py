@@ -6,13 +6,14 @@ split (a Kafka partition, or the input file), the recent event times of records 
 takes a low order statistic of them, so up to ``tolerate`` outliers in a row cannot move it.
 A record more than ``max_ahead_ms`` ahead of its split's clock, or of the processing-time clock
 (nothing real happens a day in the future: the rule Kafka brokers apply with
-``message.timestamp.after.max.ms``), is not admitted: the job quarantines it, unpaid. One ahead
-of the processing-time clock never becomes evidence for any clock. One ahead only of its split
-does: it is where the split says its stream is, and ``tolerate`` such records cannot lift the
-clock, but more in a row can, as a block of records less than a day ahead already does. Without
-that, a split whose stream moved on by more than ``max_ahead_ms`` (a replayed topic holding two
-days with a gap between them, a market silent for a day, a producer's sticky partitioner that
-sends a day of batches to the other partitions) would refuse every later record, for ever.
+``message.timestamp.after.max.ms``; a replayed file's may be its own, ``udfs.file_clock``), is
+not admitted: the job quarantines it, unpaid. One ahead of the processing-time clock never
+becomes evidence for any clock. One ahead only of its split does: it is where the split says
+its stream is, and ``tolerate`` such records cannot lift the clock, but more in a row can, as a
+block of records less than a day ahead already does. Without that, a split whose stream moved
+on by more than ``max_ahead_ms`` (a replayed topic holding two days with a gap between them, a
+market silent for a day, a producer's sticky partitioner that sends a day of batches to the
+other partitions) would refuse every later record, for ever.
 Before a split has ``tolerate + 1`` records, only the processing-time clock judges, and the
 split holds the watermark back.
 
