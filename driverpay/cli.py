@@ -145,6 +145,12 @@ def run(
     _clear_earlier_run(output)
     result = run_file(input, output, zones, settings, archive_dir=output / "archive")
     rate = result.input_lines / result.seconds if result.seconds else 0
+    if result.clock_offset_ms:
+        ahead = result.clock_offset_ms / HOUR
+        err.print(
+            f"the input is dated after this machine's clock: read by its own time, "
+            f"{ahead:,.1f} h ahead (docs/contracts.md §2)"
+        )
     counts = ", ".join(f"{k}={len(v)}" for k, v in sorted(result.records.items()))
     err.print(
         f"{result.input_lines} events in {result.seconds:.1f} s ({rate:,.0f} events/s): {counts}"

@@ -150,6 +150,7 @@ class RunResult:
     records: dict[str, list[dict[str, Any]]]
     input_lines: int
     seconds: float
+    clock_offset_ms: int = 0  # the file was read by its own time, this far ahead of the machine
 
 
 def run_file(
@@ -208,7 +209,7 @@ def run_file(
         records = sinks.read()
         seconds = time.monotonic() - started
     write_outputs(output_dir, records)
-    return RunResult(dict(records), lines, seconds)
+    return RunResult(dict(records), lines, seconds, settings.clock_offset_ms)
 
 
 def write_outputs(output_dir: Path, records: dict[str, list[dict[str, Any]]]) -> None:

@@ -77,3 +77,8 @@ def test_the_machines_clock_is_passed_by_the_files_so_nothing_is_judged_against_
 ) -> None:
     quarantined = result.records["quarantine"]
     assert not [r for r in quarantined if "the wall clock" in r["reason"]]
+
+
+def test_the_run_says_it_read_the_file_by_its_own_time(result: RunResult) -> None:
+    a_year = timedelta(days=365) // timedelta(milliseconds=1)
+    assert a_year <= result.clock_offset_ms <= a_year + 10 * 86_400_000  # to the later day
