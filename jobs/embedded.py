@@ -9,8 +9,9 @@ import site
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -66,34 +67,37 @@ def local_environment(settings: JobSettings, work_dir: Path) -> StreamExecutionE
     return env
 
 
-def stage_input(source: Path, staged: Path, sample: EvenSample | None = None) -> int:
+def stage_input(
+    source: Path, staged: Path, sample: EvenSample | None = None, zones: Container[str] = ()
+) -> int:
     """Number each line and base64 its exact bytes, so positions and bad bytes survive.
 
-    ``sample`` receives an even sample of the lines, to date the file (``file_clock_offset``).
+    ``sample`` receives the event times of an even sample of the lines that are valid events
+    in ``zones`` (``udfs.events.parse_event``), to date the file (``file_clock_offset``).
     """
     count = 0
     with source.open("rb") as src, staged.open("w", encoding="ascii") as out:
         for count, line in enumerate(src, start=1):
             payload = line.rstrip(b"\n")
             if sample is not None:
-                sample.offer(payload)
+                sample.take(partial(_event_time, payload, zones))
             out.write(f"{count}\t{base64.b64encode(payload).decode()}\n")
     return count
 
 
-def file_clock_offset(sample: EvenSample, zones: Zones, settings: JobSettings) -> int:
+def _event_time(payload: bytes, zones: Container[str]) -> int | None:
+    """A record's event time if it is a valid event, else None."""
+    try:
+        return parse_event(payload, zones).time_ms
+    except MalformedEventError:
+        return None
+
+
+def file_clock_offset(sample: EvenSample, settings: JobSettings) -> int:
     """How far ahead of the machine's clock the file's own time is (``udfs.file_clock``)."""
-    names = frozenset(zones)
-
-    def event_time(payload: bytes) -> int | None:
-        try:
-            return parse_event(payload, names).time_ms
-        except MalformedEventError:
-            return None
-
     now_ms = int(time.time() * 1000)
     minimum = StreamClock.tolerate + 1  # as many as a split's clock needs
-    return clock_offset_ms(sample.items, event_time, now_ms, minimum, settings.max_ahead_ms)
+    return clock_offset_ms(sample.times, now_ms, minimum, settings.max_ahead_ms)
 
 
 @dataclass
@@ -181,9 +185,9 @@ def run_file(
         work = Path(tmp)
         staged = work / "events.tsv"
         sample = EvenSample()
-        lines = stage_input(input_path, staged, sample)
+        lines = stage_input(input_path, staged, sample, frozenset(zones))
         # a file is read by its own time when that is later than the machine's
-        settings = replace(settings, clock_offset_ms=file_clock_offset(sample, zones, settings))
+        settings = replace(settings, clock_offset_ms=file_clock_offset(sample, settings))
         started = time.monotonic()
         env = local_environment(settings, work)
         source = FileSource.for_record_stream_format(

@@ -12,7 +12,7 @@ mostly in the past is judged by the machine's clock, as a live stream is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 DAY_MS = 86_400_000
@@ -22,24 +22,26 @@ SPAN_CAP_MS = 31 * DAY_MS  # the most the estimate reaches past the file's media
 
 @dataclass
 class EvenSample:
-    """Every ``stride``-th item of a stream of unknown length, at most ``size`` of them.
+    """The event times of every ``stride``-th record of a file, at most ``size`` of them.
 
-    When full, every other kept item is dropped and the stride doubles, so the sample stays
-    spread evenly over the whole stream, and is the same for the same stream (no randomness:
-    the same file is judged the same way every run).
+    When full, every other kept time is dropped and the stride doubles, so the sample stays
+    spread evenly over the whole file, and is the same for the same file (no randomness: the
+    same file is judged the same way every run). Times, not records, are kept: a file of
+    64 KiB lines would otherwise hold 256 MB here. Only records on the stride are read, about
+    ``size`` × (1 + log2(records / size) / 2) of them.
     """
 
     size: int = SAMPLE_SIZE
-    items: list[bytes] = field(default_factory=list)
+    times: list[int] = field(default_factory=list)
     stride: int = 1
     _seen: int = 0
 
-    def offer(self, item: bytes) -> None:
-        """Keep ``item`` if it falls on the stride; one modulo per item, for a whole file."""
-        if self._seen % self.stride == 0:
-            self.items.append(item)
-            if len(self.items) > self.size:
-                del self.items[1::2]
+    def take(self, read: Callable[[], int | None]) -> None:
+        """Count one record; on the stride, keep its time (``read``: None if malformed)."""
+        if self._seen % self.stride == 0 and (time_ms := read()) is not None:
+            self.times.append(time_ms)
+            if len(self.times) > self.size:
+                del self.times[1::2]
                 self.stride *= 2
         self._seen += 1
 
@@ -76,21 +78,15 @@ def _last_crowded(ordered: Sequence[int], window_ms: int, support: int) -> int:
     return latest
 
 
-def clock_offset_ms(
-    payloads: Iterable[bytes],
-    event_time: Callable[[bytes], int | None],
-    now_ms: int,
-    minimum: int,
-    window_ms: int,
-) -> int:
-    """How far to move the processing-time clock forward to read these records by their time.
+def clock_offset_ms(times: Sequence[int], now_ms: int, minimum: int, window_ms: int) -> int:
+    """How far to move the processing-time clock forward to read a file by its own time.
 
-    ``event_time`` is the contract's reading of one record (None if it is malformed). Zero
-    unless most of the file is dated after ``now_ms``: a recording of the past is judged by
-    the machine's clock, as a live stream is, whatever a minority of its records say.
+    ``times``: the event times of its valid records, or an even sample of them. Zero unless
+    most are after ``now_ms``: a recording of the past is judged by the machine's clock, as a
+    live stream is, whatever a minority of its records say.
     """
-    times = sorted(t for t in map(event_time, payloads) if t is not None)
-    if len(times) < minimum or times[(len(times) - 1) // 2] <= now_ms:
+    ordered = sorted(times)
+    if len(ordered) < minimum or ordered[(len(ordered) - 1) // 2] <= now_ms:
         return 0
-    end = file_end_ms(times, minimum, window_ms)
+    end = file_end_ms(ordered, minimum, window_ms)
     return 0 if end is None else max(0, end - now_ms)
