@@ -76,11 +76,12 @@ def stage_input(
     in ``zones`` (``udfs.events.parse_event``), to date the file (``file_clock_offset``).
     """
     count = 0
+    read = partial(_event_time, zones=zones)
     with source.open("rb") as src, staged.open("w", encoding="ascii") as out:
         for count, line in enumerate(src, start=1):
             payload = line.rstrip(b"\n")
             if sample is not None:
-                sample.take(partial(_event_time, payload, zones))
+                sample.take(payload, read)
             out.write(f"{count}\t{base64.b64encode(payload).decode()}\n")
     return count
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-DAY_MS = 86_400_000
+from udfs.timefmt import DAY_MS
+
 SAMPLE_SIZE = 4096  # records of a file whose event times place its clock
 SPAN_CAP_MS = 31 * DAY_MS  # the most the estimate reaches past the file's median
 
@@ -36,9 +37,9 @@ class EvenSample:
     stride: int = 1
     _seen: int = 0
 
-    def take(self, read: Callable[[], int | None]) -> None:
+    def take(self, record: bytes, read: Callable[[bytes], int | None]) -> None:
         """Count one record; on the stride, keep its time (``read``: None if malformed)."""
-        if self._seen % self.stride == 0 and (time_ms := read()) is not None:
+        if self._seen % self.stride == 0 and (time_ms := read(record)) is not None:
             self.times.append(time_ms)
             if len(self.times) > self.size:
                 del self.times[1::2]

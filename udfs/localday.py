@@ -11,11 +11,10 @@ from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from udfs.timefmt import from_datetime, to_datetime
+from udfs.timefmt import DAY_MS, from_datetime, to_datetime
 
 MINUTE_MS = 60_000
 DAY_MINUTES = 24 * 60
-_DAY_MS = 86_400_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _SAMPLE_MS = 30 * MINUTE_MS  # no zone changes its offset twice within half an hour
 
@@ -115,7 +114,7 @@ def wall_clock_ranges(
     """
     if not 0 <= start_minute <= end_minute <= DAY_MINUTES:
         raise ValueError(f"not a time range within a day: {start_minute}..{end_minute}")
-    midnight_wall = (day.toordinal() - _EPOCH_ORDINAL) * _DAY_MS
+    midnight_wall = (day.toordinal() - _EPOCH_ORDINAL) * DAY_MS
     wall_start = midnight_wall + start_minute * MINUTE_MS
     wall_end = midnight_wall + end_minute * MINUTE_MS
     ranges: list[tuple[int, int]] = []

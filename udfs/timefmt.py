@@ -45,7 +45,7 @@ def parse_rfc3339_ms(text: str) -> int:
         if days is not None and int(hour) < 24 and int(minute) < 60 and int(second) < 60:
             ms = int((fraction or "").ljust(3, "0")[:3])
             return (
-                days * _DAY_MS
+                days * DAY_MS
                 + int(hour) * 3_600_000
                 + int(minute) * 60_000
                 + int(second) * 1000
@@ -98,7 +98,7 @@ def format_ms(epoch_ms: int) -> str:
     arithmetic and only the date goes through ``datetime`` (cached per day): ~4x faster than
     formatting a datetime, same text (tests/unit/test_timefmt.py).
     """
-    day, ms = divmod(epoch_ms, _DAY_MS)
+    day, ms = divmod(epoch_ms, DAY_MS)
     if not _FOUR_DIGIT_YEARS[0] <= day < _FOUR_DIGIT_YEARS[1]:
         return _format_datetime(epoch_ms)
     hour, ms = divmod(ms, 3_600_000)
@@ -113,7 +113,7 @@ def _format_datetime(epoch_ms: int) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}Z"
 
 
-_DAY_MS = 86_400_000
+DAY_MS = 86_400_000  # one UTC day; the one definition the core imports
 _EPOCH_DATE = date(1970, 1, 1)
 _FOUR_DIGIT_YEARS = (
     (date(1000, 1, 1) - _EPOCH_DATE).days,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from itertools import pairwise
 
 from hypothesis import given
@@ -37,15 +36,13 @@ def sampled(records: list[int | None], size: int = 64) -> tuple[EvenSample, list
     """The sample of ``records`` (event times, None: malformed), and the indices it read."""
     sample, read = EvenSample(size=size), []
 
-    def reader(index: int) -> Callable[[], int | None]:
-        def read_one() -> int | None:
-            read.append(index)
-            return records[index]
-
-        return read_one
+    def read_one(record: bytes) -> int | None:
+        index = int(record)
+        read.append(index)
+        return records[index]
 
     for index in range(len(records)):
-        sample.take(reader(index))
+        sample.take(str(index).encode(), read_one)
     return sample, read
 
 
