@@ -382,8 +382,8 @@ def recompute(
 ) -> None:
     """Recompute a day's pay from the archive with the streaming job's code (batch).
 
-    Priced with DRIVERPAY_ZONES plus --zones-versions, each interval by the version that
-    governs its start, as the stream does (docs/contracts.md §3).
+    Priced with DRIVERPAY_ZONES plus --zones-versions, each piece of an interval by the
+    version in force over it, as the stream does (docs/contracts.md §3).
     """
     from driverpay.recompute import RecomputeError
     from driverpay.recompute import recompute as run_recompute

@@ -83,7 +83,7 @@ def generate(
     """Write the events file (arrival order) and the truth file; return the truth.
 
     ``zones`` may be a history of versions: the truth is then priced the way the job prices
-    with those versions (each interval by the version governing its start).
+    with those versions (each piece of an interval by the version in force over it).
     """
     rng = random.Random(config.seed)
     if isinstance(zones, ZonesHistory):

@@ -154,48 +154,50 @@ def lines_for(
     reason: str | None = None,
     revision: int = 0,
 ) -> list[PayLine]:
-    """Price ``interval`` into one line per local day; a ``REVERSAL`` negates each of them.
+    """Price ``interval`` into one line per local day and zones version; a ``REVERSAL`` negates.
 
-    The whole interval is priced by the zones version that governs its start
-    (``udfs.zones_history``); that version is on every line and in its identity.
+    The interval is cut where a zones version takes effect (``ZonesHistory.segments``) and each
+    piece priced by the version in force over it; that version is on its lines and in their
+    identity, so no two lines of an interval share one (a version is in force over one piece).
     """
-    version = zones.governing(interval.zone, interval.start_ms)
-    zone = version[interval.zone]
     sign = -1 if kind is LineKind.REVERSAL else 1
+    # Only a first-revision LINE keeps the bare identity: a reversal or adjustment must never
+    # share the id (the sinks' primary key) of the line it corrects.
+    plain = revision == 0 and kind is LineKind.LINE
+    iv = interval
     lines = []
-    for part in price_interval(zone, interval.start_ms, interval.end_ms):
-        identity = (
-            interval.order_id,
-            interval.driver_id,
-            interval.start_event_id,
-            interval.end_event_id,
-            interval.start_ms,
-            interval.end_ms,
-            part.pay_date,
-            version.version,
-        )
-        # Only a first-revision LINE keeps the bare identity: a reversal or adjustment must never
-        # share the id (the sinks' primary key) of the line it corrects.
-        plain = revision == 0 and kind is LineKind.LINE
-        ident = line_id(*identity) if plain else line_id(kind.value, revision, *identity)
-        lines.append(
-            PayLine(
-                ident,
-                kind,
-                interval,
+    for piece_start, piece_end, version in zones.segments(iv.zone, iv.start_ms, iv.end_ms):
+        zone = version[iv.zone]
+        for part in price_interval(zone, piece_start, piece_end):
+            identity = (
+                iv.order_id,
+                iv.driver_id,
+                iv.start_event_id,
+                iv.end_event_id,
+                iv.start_ms,
+                iv.end_ms,
                 part.pay_date,
-                part.start_ms,
-                part.end_ms,
-                sign * part.base_ms,
-                _signed(sign, part.weighted_ms),
-                zone.rate_per_minute,
-                _signed(sign, part.amount),
-                zone.currency,
                 version.version,
-                zone.schedule.version,
-                reason,
             )
-        )
+            ident = line_id(*identity) if plain else line_id(kind.value, revision, *identity)
+            lines.append(
+                PayLine(
+                    ident,
+                    kind,
+                    iv,
+                    part.pay_date,
+                    part.start_ms,
+                    part.end_ms,
+                    sign * part.base_ms,
+                    _signed(sign, part.weighted_ms),
+                    zone.rate_per_minute,
+                    _signed(sign, part.amount),
+                    zone.currency,
+                    version.version,
+                    zone.schedule.version,
+                    reason,
+                )
+            )
     return lines
 
 

@@ -193,9 +193,10 @@ class OrderLifecycle:
     def on_timer(self, state: OrderState, watermark_ms: int) -> Step:
         """The watermark moved: re-price under a newer zones version, settle, flag or discard.
 
-        A zones version that arrived since the order's lines were priced, and that governs
-        one of its intervals, re-prices it here at the latest (REVERSAL + ADJUSTMENT): every
-        order in state has a timer, so none leaves state priced under a superseded version.
+        A zones version that arrived since the order's lines were priced, and that is in force
+        over part of one of its intervals, re-prices it here at the latest (REVERSAL +
+        ADJUSTMENTs): every order in state has a timer, so none leaves state priced under a
+        superseded version.
         """
         derivation = derive_of(state, self)
         step = Step(lines=self._reconcile(state, derivation, None))
@@ -206,17 +207,19 @@ class OrderLifecycle:
     ) -> list[PayLine]:
         """Diff the paid intervals against the lines in effect; never edit a line in place.
 
-        A line is in effect only while the zones version that governs its interval is the one
-        it was priced with; otherwise it is reversed and the interval paid again. ``cause`` is
-        the event that triggered this (None: a timer, re-pricing); the reason a correction
-        carries is written only when there is one, which most events never need.
+        An interval's lines are in effect only while the zones versions in force over it
+        (``ZonesHistory.segments``) are the ones they were priced with; otherwise they are
+        reversed and the interval paid again. ``cause`` is the event that triggered this
+        (None: a timer, re-pricing); the reason a correction carries is written only when
+        there is one, which most events never need.
         """
-        governing = {iv: self.zones.governing(iv.zone, iv.start_ms).version for iv in d.intervals}
+        wanted = {iv: pieces_of(self.zones, iv) for iv in d.intervals}
+        priced = priced_pieces(state.lines)
         current = [
-            line for line in state.lines if governing.get(line.interval) == line.zones_version
+            line for line in state.lines if wanted.get(line.interval) == priced[line.interval]
         ]
         paid = {line.interval for line in current}
-        gone = [line for line in state.lines if governing.get(line.interval) != line.zones_version]
+        gone = [line for line in state.lines if line.interval not in paid]
         new = [iv for iv in d.intervals if iv not in paid]
         if not gone and not new:
             return []
@@ -290,6 +293,31 @@ class OrderLifecycle:
 
 
 REPRICED = "re-priced: a newer zones version governs this interval"
+
+Pieces = tuple[tuple[int, int, str], ...]  # (start, end, zones version), in time order
+
+
+def pieces_of(zones: ZonesLike, interval: PaidInterval) -> Pieces:
+    """How the zones versions in force cut ``interval`` (``ZonesHistory.segments``)."""
+    segments = zones.segments(interval.zone, interval.start_ms, interval.end_ms)
+    return tuple((start, end, version.version) for start, end, version in segments)
+
+
+def priced_pieces(lines: Iterable[PayLine]) -> dict[PaidInterval, Pieces]:
+    """The pieces each interval's lines were priced as: per version, its first to last instant.
+
+    A version's lines of one interval are its day parts of one piece, so they cover that piece
+    exactly, and comparing with :func:`pieces_of` tells whether the pricing still holds.
+    """
+    spans: dict[PaidInterval, dict[str, tuple[int, int]]] = {}
+    for line in lines:
+        per = spans.setdefault(line.interval, {})
+        first, last = per.get(line.zones_version, (line.start_ms, line.end_ms))
+        per[line.zones_version] = (min(first, line.start_ms), max(last, line.end_ms))
+    return {
+        iv: tuple(sorted((first, last, version) for version, (first, last) in per.items()))
+        for iv, per in spans.items()
+    }
 
 
 def _because(cause: OrderEvent) -> str:

@@ -75,8 +75,12 @@ class Zones(Mapping[str, Zone]):
     source: bytes = field(default=b"", repr=False, compare=False)
 
     def governing(self, zone: str, start_ms: int) -> Zones:
-        """The version that prices an interval of ``zone`` starting at ``start_ms``: this one."""
+        """The version in force for ``zone`` at ``start_ms``: this one."""
         return self
+
+    def segments(self, zone: str, start_ms: int, end_ms: int) -> list[tuple[int, int, Zones]]:
+        """``[start, end)`` cut where another version takes effect: one piece, this version."""
+        return [(start_ms, end_ms, self)]
 
     def __getitem__(self, name: str) -> Zone:
         return self.by_name[name]

@@ -2,12 +2,13 @@
 
 Every zones document is one **version** (``Zones``): a content hash and an optional effective
 instant. A :class:`ZonesHistory` holds the versions known so far and answers, per zone, which
-version prices an interval starting at ``t``: the latest version, by effective time, whose
-effective time is at or before ``t`` and that defines the zone (``None`` counts as "since
-forever"). No two versions share an effective time, so the answer depends only on the set of
-versions, never on the order they arrived in: a replay that knows the same versions prices the
-same way the stream did (docs/contracts.md §3, docs/design.md "Reference data in
-motion").
+version is in force at ``t``: the latest version, by effective time, whose effective time is
+at or before ``t`` and that defines the zone (``None`` counts as "since forever"). An interval
+is cut where a version takes effect that changes the zone's rate or peaks, and each piece is
+priced by the version in force over it (:meth:`ZonesHistory.segments`). No two versions share
+an effective time, so the answer depends only on the set of versions, never on the order they
+arrived in: a replay that knows the same versions prices the same way the stream did
+(docs/contracts.md §3, docs/design.md "Reference data in motion").
 
 A version may add zones and change anything of a zone except its ``timezone`` and
 ``currency``: those define the days and the money already held in state, so a version that
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import pairwise
 from typing import Any
 
 from udfs.jsontext import refuse_constant
@@ -49,10 +51,10 @@ class ZonesHistory(Mapping[str, Zone]):
     """Versions ordered by effective time; as a mapping, each zone's latest definition.
 
     The mapping side serves what no version may change (timezone, currency) and which zones
-    exist; pricing asks :meth:`governing`.
+    exist; pricing asks :meth:`segments`.
     """
 
-    __slots__ = ("_by_zone", "_latest", "_versions")
+    __slots__ = ("_by_zone", "_cuts", "_latest", "_versions")
 
     def __init__(self, versions: Iterable[Zones] = ()) -> None:
         ordered: list[Zones] = []
@@ -72,6 +74,7 @@ class ZonesHistory(Mapping[str, Zone]):
             for name in zones:
                 by_zone.setdefault(name, []).append(zones)
         self._by_zone = by_zone
+        self._cuts = {name: _pricing_changes(chain, name) for name, chain in by_zone.items()}
         self._latest = {name: chain[-1][name] for name, chain in by_zone.items()}
 
     @property
@@ -86,7 +89,7 @@ class ZonesHistory(Mapping[str, Zone]):
         return ZonesHistory([*self._versions, zones])
 
     def governing(self, zone: str, start_ms: int) -> Zones:
-        """The version that prices an interval of ``zone`` starting at ``start_ms``.
+        """The version in force for ``zone`` at the instant ``start_ms``.
 
         Before the first version that defines the zone takes effect, that first version applies
         (there is nothing else to pay with).
@@ -99,6 +102,19 @@ class ZonesHistory(Mapping[str, Zone]):
             chosen = zones
         return chosen
 
+    def segments(self, zone: str, start_ms: int, end_ms: int) -> list[tuple[int, int, Zones]]:
+        """``[start, end)`` cut where the zone's pricing changes: ``(start, end, version)``.
+
+        Each piece is priced by the version in force at its start, so a minute worked after a
+        correction takes effect is paid as corrected, whenever its interval began. A version
+        that leaves the zone's rate and peaks as they were (one that corrects another zone)
+        cuts nothing: a cut adds a line, and with it a rounding. Effective times only grow
+        along the chain, so no version prices two pieces; an empty interval is one piece.
+        """
+        cuts = [t for t in self._cuts[zone] if start_ms < t < end_ms]
+        bounds = [start_ms, *cuts, end_ms]
+        return [(a, b, self.governing(zone, a)) for a, b in pairwise(bounds)]
+
     def __getitem__(self, name: str) -> Zone:
         return self._latest[name]
 
@@ -110,6 +126,20 @@ class ZonesHistory(Mapping[str, Zone]):
 
 
 ZonesLike = Zones | ZonesHistory
+
+
+def _pricing_changes(chain: list[Zones], name: str) -> tuple[int, ...]:
+    """The effective times at which zone ``name``'s rate or peak schedule changes."""
+    return tuple(
+        after.effective_ms
+        for before, after in pairwise(chain)
+        if after.effective_ms is not None and _pricing(before[name]) != _pricing(after[name])
+    )
+
+
+def _pricing(zone: Zone) -> tuple[object, str]:
+    """What prices a minute in ``zone``: its rate and its peaks' fingerprint."""
+    return (zone.rate_per_minute, zone.schedule.version)
 
 
 def check_compatible(zones: Zones, others: Iterable[Zones]) -> None:

@@ -2,10 +2,11 @@
 
 The job is submitted with the shipped zones (version 1). A corrected version — San Francisco's
 rate raised from 0.30 to 0.40 per minute, effective 17:00 local on the day — arrives on the
-broadcast input while the day streams in, as it would from the ``zones`` topic. Each interval
-must end up paid under the version that governs its start, to the cent, whether the version
-reached the lifecycle before the order's events (priced directly) or after (re-priced by
-REVERSAL + ADJUSTMENT); intervals before 17:00 keep version 1.
+broadcast input while the day streams in, as it would from the ``zones`` topic. Each minute
+must end up paid under the version in force at it, to the cent, whether the version reached
+the lifecycle before the order's events (priced directly) or after (re-priced by REVERSAL +
+ADJUSTMENT): an interval across 17:00 is two lines, one per version; minutes before 17:00
+keep version 1.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def in_effect(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def test_every_driver_day_is_paid_under_the_version_governing_each_interval(
+def test_every_driver_day_is_paid_under_the_version_in_force_over_each_minute(
     run: dict[str, Any],
 ) -> None:
     ledger = run["result"].records["pay_ledger"]
@@ -98,12 +99,32 @@ def test_sf_lines_from_five_pm_carry_the_new_version_earlier_ones_the_old(
 ) -> None:
     five_pm = parse_rfc3339_ms(SF_FIVE_PM)
     sf = [r for r in in_effect(run["result"].records["pay_ledger"]) if r["zone"] == "sf"]
-    after = {r["zones_version"] for r in sf if parse_rfc3339_ms(r["interval_start"]) >= five_pm}
-    before = {r["zones_version"] for r in sf if parse_rfc3339_ms(r["interval_start"]) < five_pm}
+    after = {r["zones_version"] for r in sf if parse_rfc3339_ms(r["start"]) >= five_pm}
+    before = {r["zones_version"] for r in sf if parse_rfc3339_ms(r["start"]) < five_pm}
     assert after == {run["v2"].version}
     assert before == {run["v1"].version}
     others = {r["zones_version"] for r in in_effect(run["result"].records["pay_ledger"])}
     assert others == {run["v1"].version, run["v2"].version}
+
+
+def test_an_sf_interval_across_five_pm_is_paid_in_two_lines_that_meet_there(
+    run: dict[str, Any],
+) -> None:
+    five_pm = parse_rfc3339_ms(SF_FIVE_PM)
+    pieces: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
+    for r in in_effect(run["result"].records["pay_ledger"]):
+        if r["zone"] == "sf":
+            span = (parse_rfc3339_ms(r["start"]), parse_rfc3339_ms(r["end"]), r["zones_version"])
+            pieces[(r["order_id"], r["interval_start"])].append(span)
+    across = [
+        sorted(p)
+        for p in pieces.values()
+        if min(s for s, _, _ in p) < five_pm < max(e for _, e, _ in p)
+    ]
+    assert across, "the day has sf intervals across 17:00"
+    for (_, first_end, first), (second_start, _, second) in across:
+        assert (first_end, first) == (five_pm, run["v1"].version)
+        assert (second_start, second) == (five_pm, run["v2"].version)
 
 
 def test_totals_of_drivers_outside_the_corrected_zone_are_exactly_as_before(

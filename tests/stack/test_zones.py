@@ -3,9 +3,10 @@
 The job runs with the shipped zones. Halfway through the day (before any event of 16:30 or
 later in San Francisco is sent) a corrected version — sf's rate 0.30 -> 0.40 per minute,
 effective 17:00 local — is published with ``driverpay zones publish`` to the ``zones`` topic.
-The running job picks it up from its broadcast input: every interval starting at 17:00 or
-later is paid under the new ``zones_version`` (directly, or re-priced by REVERSAL +
-ADJUSTMENT if it was priced before the version arrived), everything before keeps the old one,
+The running job picks it up from its broadcast input: every minute worked from 17:00 on is
+paid under the new ``zones_version``, an interval begun before it in a line of its own
+(directly, or re-priced by REVERSAL + ADJUSTMENT if it was priced before the version arrived),
+and every minute before keeps the old one,
 totals equal the truth under both versions to the cent, and a reconcile that reads the same
 versions from the topic finds nothing to correct.
 """
@@ -117,15 +118,15 @@ def test_a_corrected_version_published_while_the_job_runs_prices_from_its_effect
     sf_after = {
         r["zones_version"]
         for r in effect
-        if r["zone"] == "sf" and parse_rfc3339_ms(r["interval_start"]) >= SF_FIVE_PM
+        if r["zone"] == "sf" and parse_rfc3339_ms(r["start"]) >= SF_FIVE_PM
     }
     before = {
         r["zones_version"]
         for r in effect
-        if r["zone"] != "sf" or parse_rfc3339_ms(r["interval_start"]) < SF_FIVE_PM
+        if r["zone"] != "sf" or parse_rfc3339_ms(r["start"]) < SF_FIVE_PM
     }
-    assert sf_after == {v2.version}
-    assert before == {v1.version}  # data before the effective time: untouched, exact
+    assert sf_after == {v2.version}  # every minute from 17:00, whenever its interval began
+    assert before == {v1.version}  # work before the effective time: untouched, exact
 
     valid = truth.counts["lines_written"] - truth.counts["malformed"]
     stack.wait_for(lambda: archived(archive) >= valid, 120, "the archive to commit", every=3)

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
+from udfs.daily import DailyTotals, Verdict
 from udfs.events import EventType, OrderEvent
-from udfs.ledger import LineKind, PaidInterval, lines_for
+from udfs.ledger import LineKind, PaidInterval, PayLine, lines_for
 from udfs.lifecycle import REPRICED, OrderLifecycle, OrderState
+from udfs.reconcile import corrections
 from udfs.timefmt import parse_rfc3339_ms as ms
 from udfs.zones import ZonesError, load_zones, parse_zones
 from udfs.zones_history import (
@@ -96,14 +98,53 @@ def test_the_answer_does_not_depend_on_the_order_versions_arrived_in() -> None:
     assert answers == {(BASE.version, RAISE_AT_5PM.version, later.version)}
 
 
-def test_a_line_carries_the_version_that_governs_its_interval_start() -> None:
+def test_a_line_carries_the_version_in_force_over_its_minutes() -> None:
     history = ZonesHistory([BASE, RAISE_AT_5PM])
     [before] = lines_for(sf_interval(FOUR_PM, FOUR_PM + HOUR), history)
-    [across] = lines_for(sf_interval(FOUR_PM + HOUR // 2, SIX_PM), history)  # starts at 16:30
     [after] = lines_for(sf_interval(FIVE_PM, SIX_PM), history)
     assert (before.zones_version, before.amount) == (BASE.version, Decimal("18.00"))
-    assert (across.zones_version, across.amount) == (BASE.version, Decimal("27.00"))
     assert (after.zones_version, after.amount) == (RAISE_AT_5PM.version, Decimal("24.00"))
+
+
+def test_an_interval_across_an_effective_time_is_paid_by_each_version_for_its_own_minutes() -> None:
+    half_past_four = FOUR_PM + HOUR // 2
+    history = ZonesHistory([BASE, RAISE_AT_5PM])
+    old, new = lines_for(sf_interval(half_past_four, SIX_PM), history)
+    assert (old.start_ms, old.end_ms, old.zones_version) == (half_past_four, FIVE_PM, BASE.version)
+    assert (new.start_ms, new.end_ms, new.zones_version) == (FIVE_PM, SIX_PM, RAISE_AT_5PM.version)
+    # 30 minutes at 0.30, then 60 at 0.40
+    assert (old.amount, new.amount) == (Decimal("9.00"), Decimal("24.00"))
+    assert old.line_id != new.line_id
+    assert old.interval_key != new.interval_key
+
+
+def test_an_interval_is_cut_only_where_a_version_takes_effect_strictly_inside_it() -> None:
+    evening = parse_zones(sf_doc("0.50", effective="2026-11-24T17:30:00-08:00"))
+    history = ZonesHistory([BASE, RAISE_AT_5PM, evening])
+    half_past_five = FIVE_PM + HOUR // 2
+    assert history.segments("sf", FOUR_PM, SIX_PM) == [
+        (FOUR_PM, FIVE_PM, BASE),
+        (FIVE_PM, half_past_five, RAISE_AT_5PM),
+        (half_past_five, SIX_PM, evening),
+    ]
+    assert history.segments("sf", FIVE_PM, half_past_five) == [
+        (FIVE_PM, half_past_five, RAISE_AT_5PM)  # starts and ends on an effective time: no cut
+    ]
+    assert history.segments("sf", FIVE_PM, FIVE_PM) == [(FIVE_PM, FIVE_PM, RAISE_AT_5PM)]
+    assert BASE.segments("sf", FOUR_PM, SIX_PM) == [(FOUR_PM, SIX_PM, BASE)]
+
+
+def test_a_version_that_leaves_a_zones_pricing_as_it_was_cuts_none_of_its_intervals() -> None:
+    nyc_fixed = yaml.safe_load(sf_doc("0.30", effective="2026-11-24T17:00:00-08:00"))
+    nyc_fixed["zones"]["nyc"] = {
+        "timezone": "America/New_York",
+        "currency": "USD",
+        "rate_per_minute": "1",
+    }
+    history = ZonesHistory([BASE, parse_zones(yaml.safe_dump(nyc_fixed).encode())])
+    [line] = lines_for(sf_interval(FOUR_PM, SIX_PM), history)  # sf's rate and peaks unchanged
+    assert (line.start_ms, line.end_ms, line.zones_version) == (FOUR_PM, SIX_PM, BASE.version)
+    assert line.amount == Decimal("36.00")
 
 
 def test_a_zone_missing_from_a_version_keeps_its_earlier_definition() -> None:
@@ -207,13 +248,62 @@ def test_an_order_in_state_is_repriced_when_a_version_arrives_for_its_interval()
     assert after.on_timer(state, FIVE_PM).lines == []  # once
 
 
-def test_an_order_priced_before_the_effective_time_is_not_touched_by_the_new_version() -> None:
+def test_an_order_that_ended_before_the_effective_time_is_not_touched_by_the_new_version() -> None:
     state = OrderState()
     lifecycle = OrderLifecycle(BASE, grace_ms=HOUR, max_open_ms=12 * HOUR)
     lifecycle.on_event(state, event("a", EventType.ACCEPTED, FOUR_PM), FOUR_PM)
-    lifecycle.on_event(state, event("d", EventType.DELIVERED, SIX_PM), FOUR_PM)
+    lifecycle.on_event(state, event("d", EventType.DELIVERED, FIVE_PM), FOUR_PM)
     newer = OrderLifecycle(ZonesHistory([BASE, RAISE_AT_5PM]), HOUR, 12 * HOUR)
     assert newer.on_timer(state, FIVE_PM).lines == []
+
+
+def test_an_order_across_the_effective_time_is_repriced_for_its_minutes_after_it() -> None:
+    state = OrderState()
+    lifecycle = OrderLifecycle(BASE, grace_ms=HOUR, max_open_ms=12 * HOUR)
+    lifecycle.on_event(state, event("a", EventType.ACCEPTED, FOUR_PM), FOUR_PM)
+    [paid] = lifecycle.on_event(state, event("d", EventType.DELIVERED, SIX_PM), FOUR_PM).lines
+    assert paid.amount == Decimal("36.00")  # two hours at 0.30
+    newer = OrderLifecycle(ZonesHistory([BASE, RAISE_AT_5PM]), HOUR, 12 * HOUR)
+    reversal, *adjustments = newer.on_timer(state, FIVE_PM).lines
+    assert (reversal.kind, reversal.amount) == (LineKind.REVERSAL, Decimal("-36.00"))
+    assert [(a.kind, a.amount, a.zones_version) for a in adjustments] == [
+        (LineKind.ADJUSTMENT, Decimal("18.00"), BASE.version),
+        (LineKind.ADJUSTMENT, Decimal("24.00"), RAISE_AT_5PM.version),
+    ]
+    assert newer.on_timer(state, FIVE_PM).lines == []  # once: the pieces now match the versions
+
+
+def day_total(lines: list[PayLine]) -> tuple[int, list[Verdict]]:
+    """The driver-day's total after ``lines``, as the daily stage applies them, and verdicts."""
+    totals = DailyTotals(BASE, grace_ms=HOUR, retention_ms=24 * HOUR)
+    state, verdicts = None, []
+    for line in lines:
+        state, step = totals.on_line(state, line, SIX_PM, FOUR_PM)
+        verdicts.append(step.verdict)
+    assert state is not None
+    return state.total_minor, verdicts
+
+
+def test_the_day_applies_the_repricing_of_an_order_across_the_effective_time_in_full() -> None:
+    state = OrderState()
+    lifecycle = OrderLifecycle(BASE, grace_ms=HOUR, max_open_ms=12 * HOUR)
+    lifecycle.on_event(state, event("a", EventType.ACCEPTED, FOUR_PM), FOUR_PM)
+    paid = lifecycle.on_event(state, event("d", EventType.DELIVERED, SIX_PM), FOUR_PM).lines
+    newer = OrderLifecycle(ZonesHistory([BASE, RAISE_AT_5PM]), HOUR, 12 * HOUR)
+    repriced = newer.on_timer(state, FIVE_PM).lines
+    total, verdicts = day_total([*paid, *repriced])
+    assert total == 1800 + 2400  # as if priced by both versions from the start
+    assert set(verdicts) == {Verdict.APPLIED}
+
+
+def test_reconcile_corrects_a_line_priced_whole_into_its_pieces_and_the_day_applies_them() -> None:
+    streamed = lines_for(sf_interval(FOUR_PM, SIX_PM), BASE)  # the stream never saw 17:00's
+    recomputed = lines_for(sf_interval(FOUR_PM, SIX_PM), ZonesHistory([BASE, RAISE_AT_5PM]))
+    fixes = corrections(streamed, recomputed, run_id="r1")
+    assert [fix.kind for fix in fixes] == [LineKind.REVERSAL, *[LineKind.ADJUSTMENT] * 2]
+    total, verdicts = day_total([*streamed, *fixes])
+    assert total == sum(line.amount_minor for line in recomputed) == 4200
+    assert set(verdicts) == {Verdict.APPLIED}
 
 
 def test_a_second_version_with_the_same_effective_time_is_refused_the_first_known_wins() -> None:
