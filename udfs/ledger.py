@@ -70,17 +70,7 @@ class PayLine:
         the line it cancels, and a re-sent copy of an interval (after its order's state is
         gone) has the key of the original.
         """
-        iv = self.interval
-        return line_id(
-            iv.order_id,
-            iv.driver_id,
-            iv.start_event_id,
-            iv.end_event_id,
-            iv.start_ms,
-            iv.end_ms,
-            self.pay_date,
-            self.zones_version,
-        )
+        return line_id(*identity(self.interval, self.pay_date, self.zones_version))
 
     def to_record(self) -> dict[str, Any]:
         """The ledger shape of contracts §5 (decimals as strings, instants as RFC 3339 UTC)."""
@@ -139,6 +129,21 @@ def line_id(*parts: object) -> str:
     return hashlib.sha256(identity_text(*parts).encode()).hexdigest()[:32]
 
 
+def identity(interval: PaidInterval, pay_date: date, zones_version: str) -> tuple[object, ...]:
+    """What a line pays for: a day's part of an interval under one zones version."""
+    iv = interval
+    return (
+        iv.order_id,
+        iv.driver_id,
+        iv.start_event_id,
+        iv.end_event_id,
+        iv.start_ms,
+        iv.end_ms,
+        pay_date,
+        zones_version,
+    )
+
+
 def identity_text(*parts: object) -> str:
     """The text :func:`line_id` hashes: a different text for every tuple of parts."""
     texts = [str(part) for part in parts]
@@ -169,17 +174,8 @@ def lines_for(
     for piece_start, piece_end, version in zones.segments(iv.zone, iv.start_ms, iv.end_ms):
         zone = version[iv.zone]
         for part in price_interval(zone, piece_start, piece_end):
-            identity = (
-                iv.order_id,
-                iv.driver_id,
-                iv.start_event_id,
-                iv.end_event_id,
-                iv.start_ms,
-                iv.end_ms,
-                part.pay_date,
-                version.version,
-            )
-            ident = line_id(*identity) if plain else line_id(kind.value, revision, *identity)
+            parts = identity(iv, part.pay_date, version.version)
+            ident = line_id(*parts) if plain else line_id(kind.value, revision, *parts)
             lines.append(
                 PayLine(
                     ident,

@@ -324,3 +324,41 @@ def test_pay_line_is_immutable(zones: Zones) -> None:
     assert isinstance(line, PayLine)
     with pytest.raises(AttributeError):
         line.amount = Decimal(0)  # type: ignore[misc]
+
+
+SF_ONLY = b"""zones:
+  sf:
+    timezone: America/Los_Angeles
+    currency: USD
+    rate_per_minute: "0.30"
+    peak_windows:
+      - {start: "2026-11-24T11:00", end: "2026-11-24T13:00", multiplier: "2"}
+"""
+
+
+def test_line_ids_are_the_ones_earlier_releases_issued_so_a_replay_after_an_upgrade_dedups() -> (
+    None
+):
+    """Pinned as 9949163 issued them: the daily stage and the sinks key on these ids."""
+    zones = parse_zones(SF_ONLY)
+    late_shift = PaidInterval(
+        "o-1",
+        "d-1",
+        "sf",
+        ms("2026-11-24T23:30:00-08:00"),
+        ms("2026-11-25T00:30:00-08:00"),
+        "a-1",
+        "d-1",
+        "DELIVERED",
+    )
+    lines = lines_for(late_shift, zones)
+    assert zones.version == "sha256:a0059553d705618b"
+    assert [(x.line_id, x.interval_key) for x in lines] == [
+        ("32f35da838ee081d60ddc63b6a50cc72", "32f35da838ee081d60ddc63b6a50cc72"),
+        ("e9a3016c1f7dac83a9089d4e1d22d5d3", "e9a3016c1f7dac83a9089d4e1d22d5d3"),
+    ]
+    adjusted = lines_for(late_shift, zones, LineKind.ADJUSTMENT, "r", revision=2)
+    assert [x.line_id for x in adjusted] == [
+        "0bf0fd1ed9271d5e90f11ee9ac387e86",
+        "700925f41514bc5817f9b992d013309d",
+    ]
