@@ -4,9 +4,9 @@ The job runs with the shipped zones. Halfway through the day (before any event o
 later in San Francisco is sent) a corrected version — sf's rate 0.30 -> 0.40 per minute,
 effective 17:00 local — is published with ``driverpay zones publish`` to the ``zones`` topic.
 The running job picks it up from its broadcast input: every minute worked from 17:00 on is
-paid under the new ``zones_version``, an interval begun before it in a line of its own
-(directly, or re-priced by REVERSAL + ADJUSTMENT if it was priced before the version arrived),
-and every minute before keeps the old one,
+paid under the new ``zones_version`` (that of an interval begun before 17:00 in a line of its
+own), directly or re-priced by REVERSAL + ADJUSTMENT if it was priced before the version
+arrived, and every minute before keeps the old one,
 totals equal the truth under both versions to the cent, and a reconcile that reads the same
 versions from the topic finds nothing to correct.
 """
