@@ -1,12 +1,14 @@
 """Zones versions (contracts §3): effective times, the history, the topic record, conflicts."""
 
 import itertools
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from udfs.daily import DailyTotals, Verdict
 from udfs.events import EventType, OrderEvent
@@ -320,3 +322,45 @@ def test_the_submissions_file_wins_over_a_recorded_version_of_the_same_effective
     corrected = parse_zones(sf_doc("0.35"))  # no effective: a tie with BASE
     history = history_from(corrected.source, [version_record(BASE)])
     assert [v.version for v in history.versions] == [corrected.version]
+
+
+# --- the pieces, for any versions and interval --------------------------------------------------
+
+CENT = Decimal("0.01")
+RATES = st.sampled_from(["0.30", "0.40", "0.30", "0.55"])  # repeats: versions that change nothing
+
+
+@st.composite
+def versions_and_interval(draw: st.DrawFn) -> tuple[ZonesHistory, PaidInterval]:
+    """A base version and up to four corrections at distinct minutes of the day, and an interval."""
+    minutes = draw(st.lists(st.integers(1, 1439), max_size=4, unique=True))
+    versions = [parse_zones(sf_doc(draw(RATES)))]
+    for minute in minutes:
+        effective = f"2026-11-24T{minute // 60:02d}:{minute % 60:02d}:00-08:00"
+        versions.append(parse_zones(sf_doc(draw(RATES), effective=effective)))
+    day = ms("2026-11-24T00:00:00-08:00")
+    start = day + draw(st.integers(0, 1440)) * 60_000 - 30 * 60_000
+    end = start + draw(st.integers(0, 600)) * 60_000
+    return ZonesHistory(versions), sf_interval(start, end)
+
+
+@given(versions_and_interval())
+@settings(max_examples=300, deadline=None)
+def test_an_intervals_lines_tile_it_each_priced_by_the_version_in_force_at_its_start(
+    case: tuple[ZonesHistory, PaidInterval],
+) -> None:
+    history, interval = case
+    lines = lines_for(interval, history)
+    bounds = [(line.start_ms, line.end_ms) for line in lines]
+    assert bounds[0][0] == interval.start_ms
+    assert bounds[-1][1] == interval.end_ms
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))  # no gap, no overlap
+    for line in lines:
+        in_force = history.governing("sf", line.start_ms)
+        assert in_force["sf"].rate_per_minute == line.rate_per_minute
+        minutes = Decimal(line.base_ms) / 60_000  # no peaks in these versions
+        assert line.amount == (line.rate_per_minute * minutes).quantize(CENT, ROUND_HALF_UP)
+    for before, after in itertools.pairwise(lines):  # a cut only where the rate changes
+        if before.pay_date == after.pay_date:
+            assert before.rate_per_minute != after.rate_per_minute
+    assert len({line.line_id for line in lines}) == len(lines)
